@@ -76,16 +76,26 @@ static inline int64_t st_batch_last_offset(const struct st_batch_header *h)
 /* Decode the fixed header at @p without checking the CRC. Requires only
  * that @len >= ST_BATCH_HEADER_BYTES (else ST_EAGAIN); checks magic and that
  * batch_length is at least the header's own size (else ST_ECORRUPT).
- * Does not require the whole batch to be in @p. */
+ * Does not require the whole batch to be in @p. A prefix that is already
+ * wrong (batch_length once 12 bytes are in, magic once 17 are) gives
+ * ST_ECORRUPT rather than ST_EAGAIN. */
 int st_batch_header_decode(const uint8_t *p, size_t len,
                            struct st_batch_header *out);
 
 /* Validate one whole batch at the start of @p: header sane, the batch fits
  * in @len (ST_EAGAIN if @len is short of it, so a stream reader can wait),
  * batch_length <= @max_bytes (ST_ETOOBIG), CRC32C matches (ST_ECRC),
- * record_count and last_offset_delta consistent (ST_ECORRUPT). Fills *out. */
+ * record_count and last_offset_delta consistent (ST_ECORRUPT). Fills *out.
+ * ST_ETOOBIG is reported as soon as batch_length is readable (12 bytes), so
+ * a stream reader never waits for a batch it would refuse. A codec other
+ * than none or zstd under a good CRC gives ST_EUNSUPPORTED. Never reads at
+ * or past @p + @len. Records are checked by the iterator, not here. */
 int st_batch_validate(const uint8_t *p, size_t len, size_t max_bytes,
                       struct st_batch_header *out);
+
+/* CRC32C of bytes 21..@total of the batch at @batch (what the crc field
+ * must hold). Requires @total >= ST_BATCH_HEADER_BYTES bytes at @batch. */
+uint32_t st_batch_crc_compute(const uint8_t *batch, size_t total);
 
 /* Rewrite fields outside the CRC in a batch in place. */
 void st_batch_set_base_offset(uint8_t *batch, int64_t base_offset);
