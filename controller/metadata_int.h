@@ -1,0 +1,55 @@
+/* Inside the metadata state machine: the layout of struct st_meta and the
+ * helpers metadata.c, metadata_apply.c and metadata_snapshot.c share. Not
+ * for use outside controller/metadata*.c. */
+#ifndef ST_META_INT_H
+#define ST_META_INT_H
+
+#include "controller/metadata.h"
+
+/* Arrays are kept sorted so that lookups are binary searches and snapshots
+ * come out in canonical order without a sort. */
+struct st_meta {
+    int64_t last_offset;
+    int64_t since_snapshot;
+    struct st_meta_broker **brokers;   /* by id */
+    size_t n_brokers, cap_brokers;
+    struct st_meta_topic **by_name;    /* by strcmp(name) */
+    struct st_meta_topic **by_id;      /* by memcmp(id) */
+    size_t n_topics, cap_topics;       /* both topic arrays */
+    struct st_meta_config *configs;    /* by (resource, name, key) */
+    size_t n_configs, cap_configs;
+    int64_t next_producer_id;
+};
+
+/* Free one object and everything it owns. NULL-safe. */
+void stmeta_broker_free(struct st_meta_broker *b);
+void stmeta_topic_free(struct st_meta_topic *t);
+void stmeta_partition_close(struct st_meta_partition *p);
+void stmeta_config_close(struct st_meta_config *c);
+
+/* Free every object @m holds and leave it empty (offset untouched). */
+void stmeta_clear(struct st_meta *m);
+
+/* Index where @id is, or would be inserted; *found tells which. */
+size_t stmeta_broker_pos(const struct st_meta *m, int32_t id, bool *found);
+size_t stmeta_topic_name_pos(const struct st_meta *m, const char *name,
+                           bool *found);
+size_t stmeta_topic_id_pos(const struct st_meta *m, const uint8_t *id,
+                         bool *found);
+size_t stmeta_config_pos(const struct st_meta *m, enum st_meta_resource res,
+                       const char *name, const char *key, bool *found);
+
+/* Insert @t (ownership passes on success) into both topic indexes.
+ * Requires: neither its name nor its id is present. Errors: ST_ENOMEM. */
+int stmeta_topic_insert(struct st_meta *m, struct st_meta_topic *t);
+/* Insert @b at its sorted place. Requires: id not present. ST_ENOMEM. */
+int stmeta_broker_insert(struct st_meta *m, struct st_meta_broker *b);
+
+/* Make room for @extra more elements of @elem bytes in *@arr holding @n of
+ * *@cap (doubling). Errors: ST_ENOMEM (array unchanged). */
+int stmeta_grow(void **arr, size_t *cap, size_t n, size_t extra, size_t elem);
+
+/* Checks shared by apply and snapshot load. */
+bool stmeta_partition_valid(const struct st_meta_partition *p);
+
+#endif
