@@ -169,7 +169,10 @@ int st_tls_ctx_new(enum st_tls_role role, const struct st_tls_files *files,
     SSL_CTX_set_num_tickets(t->ssl_ctx, 0);
     SSL_CTX_set_mode(t->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                     SSL_MODE_RELEASE_BUFFERS);
+                                     SSL_MODE_RELEASE_BUFFERS |
+                                     /* send cert_file's chain as given,
+                                      * not the root from the CA file */
+                                     SSL_MODE_NO_AUTO_CHAIN);
     int mode = SSL_VERIFY_PEER;
     if (role == ST_TLS_SERVER && require_peer_cert) {
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
@@ -339,17 +342,15 @@ const char *st_tls_describe(struct st_tls_ctx *ctx, SSL *ssl,
     }
     out[0] = '\0';
     long result = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-    bool peer_has_cert = false;
-    if (ssl != NULL) {
-        X509 *cert = SSL_get1_peer_certificate(ssl);
-        peer_has_cert = cert != NULL;
-        X509_free(cert);
-    }
-    if (result != X509_V_OK && (peer_has_cert || ctx == NULL ||
-                                ctx->role == ST_TLS_CLIENT)) {
+    if (result != X509_V_OK) {
         append_verify_failure(ctx, ssl, result, out, cap);
     }
     for (size_t i = 0; i < n_errs; i++) {
+        if (ERR_GET_LIB(errs[i]) == 0 &&
+            errs[i] <= SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+            /* libevent also queues SSL_get_error() values; not reasons. */
+            continue;
+        }
         appendf(out, cap, "%s", out[0] ? "; " : "");
         if (is_our_cert_refused(errs[i])) {
             appendf(out, cap, "peer refused our certificate %s: ",

@@ -4,8 +4,9 @@
 #
 #   deploy/gen-certs.sh DIR [NAMES...]
 #
-# DIR/ca.pem, DIR/ca.key    the CA (kept when it already exists, so running
-#                           the script again adds nodes to the same cluster)
+# DIR/ca.pem, DIR/ca.key    the CA, CN=strata-ca-<time>-<random> so that two
+#                           clusters' CAs never share a name (kept when it
+#                           exists: running again adds nodes to the cluster)
 # DIR/NAME.pem, NAME.key    per NAME, signed by the CA, with subject CN=NAME
 #                           and SANs DNS:NAME, DNS:localhost, IP:127.0.0.1
 # DIR/client.pem, .key      a client certificate (CN=client), always made
@@ -27,7 +28,7 @@ umask 077
 if [ ! -f "$DIR/ca.pem" ] || [ ! -f "$DIR/ca.key" ]; then
     openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/ca.key"
     openssl req -x509 -new -key "$DIR/ca.key" -sha256 -days "$DAYS" \
-        -subj "/CN=strata-ca" \
+        -subj "/CN=strata-ca-$(date +%Y%m%d%H%M%S)-$$-$RANDOM" \
         -addext "basicConstraints=critical,CA:TRUE" \
         -addext "keyUsage=critical,keyCertSign,cRLSign" \
         -out "$DIR/ca.pem" 2>/dev/null

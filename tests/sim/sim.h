@@ -1,0 +1,81 @@
+/* A deterministic simulation of a Raft group (tests only).
+ *
+ * N voters run the real Raft core (controller/raft/raft.h) in one process on
+ * a simulated clock. The network can drop, delay (and so reorder), and
+ * duplicate messages and partition any subset of nodes; nodes crash (losing
+ * everything not fsynced) and restart from what their disk kept. Everything
+ * random comes from one seed, so a seed replays exactly.
+ *
+ * Checkers run after every event and record the first violation (the run
+ * then stops): at most one leader per term; two logs with an entry of the
+ * same index and term hold the same entry and the same term before it (log
+ * matching); every node applies the same sequence, so a committed entry is
+ * never lost or changed; commit index never goes back on a node.
+ */
+#ifndef ST_SIM_H
+#define ST_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controller/raft/raft.h"
+
+struct sim;
+
+struct sim_opts {
+    unsigned n_voters;          /* 1..RAFT_VOTERS_MAX */
+    uint64_t seed;
+    uint64_t election_timeout_ms; /* default 200 */
+    uint64_t heartbeat_ms;        /* default 20 */
+    size_t snapshot_chunk_bytes;  /* default 64 */
+    uint64_t snapshot_every;      /* app snapshots every N applied; 0 never */
+    bool disable_pre_vote;        /* raft_config test switches */
+    bool disable_check_quorum;
+    bool unsafe_send_before_persist;
+    bool use_store;  /* disk through raft_store on a mem vfs per node */
+    bool trace;      /* print core trace lines to stderr */
+};
+
+struct sim_faults {
+    unsigned drop_pct;        /* per message */
+    unsigned dup_pct;
+    uint64_t delay_ms_min;
+    uint64_t delay_ms_max;
+    uint64_t disk_ms_max;     /* fsync latency in [1, max] */
+    uint64_t partition_every_ms; /* mean time between partition changes */
+    uint64_t crash_every_ms;     /* mean time between crashes; 0 never */
+    uint64_t down_ms_max;        /* a crashed node restarts within this */
+};
+
+/* Errors: ST_EINVAL, ST_ENOMEM. Ownership: sim_free(). */
+int sim_new(const struct sim_opts *opts, struct sim **out);
+void sim_free(struct sim *s);
+void sim_set_faults(struct sim *s, const struct sim_faults *f);
+
+/* Run for @ms simulated ms; a proposal every @propose_every_ms (0: none).
+ * Returns false as soon as a checker fired (see sim_failure()). */
+bool sim_run_for(struct sim *s, uint64_t ms, uint64_t propose_every_ms);
+
+/* Stop faults: heal partitions, restart crashed nodes, no more drops,
+ * duplicates or crashes (delays stay). */
+void sim_heal(struct sim *s);
+/* After sim_heal(): true if within @bound_ms a leader was elected and a
+ * proposal made after the call committed. */
+bool sim_live_within(struct sim *s, uint64_t bound_ms);
+
+/* Isolate the nodes in @ids (ids 1..N) from the rest. */
+void sim_partition(struct sim *s, const raft_id *ids, unsigned n);
+
+/* The first checker violation, or NULL. */
+const char *sim_failure(const struct sim *s);
+uint64_t sim_now(const struct sim *s);
+uint64_t sim_acked(const struct sim *s);      /* proposals committed */
+uint64_t sim_events(const struct sim *s);     /* raft_step calls */
+uint64_t sim_elections(const struct sim *s);  /* leaders elected */
+/* The node with the highest term that believes it leads (0: none). */
+raft_id sim_leader(const struct sim *s);
+/* The core of node @id, NULL when it is down. */
+const struct raft *sim_node(const struct sim *s, raft_id id);
+uint64_t sim_max_term(const struct sim *s);
+
+#endif
