@@ -163,14 +163,18 @@ void st_record_iter_free(struct st_record_iter *it);
 /* Begin iterating the records of the whole, validated batch at @batch
  * (st_batch_validate first). Decompresses if needed into the iterator's own
  * buffer, bounded by @max_uncompressed (ST_ETOOBIG past it). @batch is
- * borrowed and must outlive the iteration. */
+ * borrowed and must outlive the iteration. Other errors: ST_ECORRUPT (the
+ * header or length does not fit @len), ST_ECOMPRESS (not valid zstd),
+ * ST_EUNSUPPORTED (codec), ST_ENOMEM. After an error, next() fails until
+ * the next successful init. */
 int st_record_iter_init(struct st_record_iter *it, const uint8_t *batch,
                         size_t len, size_t max_uncompressed);
 /* Next record into *out: 0, 1 at the end, or ST_ECORRUPT when a varint or
  * length points past the records (never reads past them). Views in *out
  * are valid until the next init/free. */
 int st_record_iter_next(struct st_record_iter *it, struct st_record *out);
-/* Decode header @i (< out->n_headers) of @rec. */
+/* Decode header @i (< out->n_headers) of @rec. Views point where @rec's
+ * do. Errors: ST_ERANGE (@i too large), ST_ECORRUPT. */
 int st_record_header_get(const struct st_record *rec, uint32_t i,
                          struct st_record_header *out);
 

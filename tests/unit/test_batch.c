@@ -720,6 +720,47 @@ START_TEST(test_compressed_records_are_bounded_by_the_limit)
 }
 END_TEST
 
+START_TEST(test_allocation_failures_are_reported_not_crashed)
+{
+    size_t len;
+    uint8_t *p = build_batch(100, ST_CODEC_ZSTD, &len);
+    struct st_record_iter *it = NULL;
+    struct st_batch_builder *b = NULL;
+    /* Given each of the first allocations failing in turn, creating an
+     * iterator or builder reports ST_ENOMEM and leaks nothing, */
+    for (long k = 0; k < 3; k++) {
+        st_alloc_fail_after(k, 1);
+        int rv = st_record_iter_new(&it);
+        st_alloc_fail_after(0, 0);
+        if (rv == 0) {
+            st_record_iter_free(it);
+        } else {
+            ck_assert_int_eq(rv, ST_ENOMEM);
+        }
+        st_alloc_fail_after(k, 1);
+        rv = st_batch_builder_new(&b);
+        st_alloc_fail_after(0, 0);
+        if (rv == 0) {
+            st_batch_builder_free(b);
+        } else {
+            ck_assert_int_eq(rv, ST_ENOMEM);
+        }
+    }
+    /* and an iterator that cannot allocate its decompression buffer says
+     * so, then works on the next try. */
+    ck_assert_int_eq(st_record_iter_new(&it), 0);
+    st_alloc_fail_after(0, 1);
+    ck_assert_int_eq(st_record_iter_init(it, p, len, MAX_BATCH), ST_ENOMEM);
+    st_alloc_fail_after(0, 0);
+    struct st_record r;
+    ck_assert_int_eq(st_record_iter_next(it, &r), ST_EINVAL);
+    ck_assert_int_eq(st_record_iter_init(it, p, len, MAX_BATCH), 0);
+    ck_assert_int_eq(st_record_iter_next(it, &r), 0);
+    st_record_iter_free(it);
+    free(p);
+}
+END_TEST
+
 /* ---- the documented example ---- */
 
 /* Read the bytes between the markers of proto/RECORD_FORMAT.md: each line
@@ -865,6 +906,7 @@ Suite *test_suite(void)
         tc, test_a_length_past_the_buffer_is_refused_without_reading_it, 0, 2);
     tcase_add_test(tc, test_a_record_varint_past_the_end_is_corrupt);
     tcase_add_test(tc, test_compressed_records_are_bounded_by_the_limit);
+    tcase_add_test(tc, test_allocation_failures_are_reported_not_crashed);
     tcase_add_test(tc, test_the_documented_example_decodes_as_documented);
     suite_add_tcase(s, tc);
     return s;
