@@ -67,7 +67,9 @@ static void elog_compact_to(struct elog *l, raft_index i, raft_term t)
     for (size_t k = 0; k < drop; k++) {
         free((void *)l->e[k].data.base);
     }
-    memmove(l->e, l->e + drop, (l->n - drop) * sizeof *l->e);
+    if (l->n > drop) {
+        memmove(l->e, l->e + drop, (l->n - drop) * sizeof *l->e);
+    }
     l->n -= drop;
     l->offset = i;
     l->offset_term = t;

@@ -86,6 +86,122 @@ START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
 }
 END_TEST
 
+/* ---- each safety mechanism matters ---- */
+
+static struct sim *quiet_group(unsigned n, uint64_t seed, bool pre_vote,
+                               bool check_quorum)
+{
+    struct sim_opts o = {.n_voters = n, .seed = seed,
+                         .disable_pre_vote = !pre_vote,
+                         .disable_check_quorum = !check_quorum,
+                         .trace = tracing()};
+    struct sim *s;
+    ck_assert_int_eq(sim_new(&o, &s), 0);
+    ck_assert(sim_run_for(s, 2000, 10));
+    ck_assert_uint_ne(sim_leader(s), 0);
+    return s;
+}
+
+/* A follower cut off for many election timeouts rejoins; returns true if
+ * the leader or its term changed. */
+static bool rejoin_disrupts(bool pre_vote, uint64_t seed)
+{
+    struct sim *s = quiet_group(3, seed, pre_vote, true);
+    raft_id leader = sim_leader(s);
+    raft_term term = raft_current_term(sim_node(s, leader));
+    raft_id lone = leader % 3 + 1;
+    sim_partition(s, &lone, 1);
+    ck_assert(sim_run_for(s, 3000, 10));
+    sim_heal(s);
+    ck_assert(sim_run_for(s, 3000, 10));
+    bool disrupted = sim_leader(s) != leader ||
+                     raft_current_term(sim_node(s, leader)) != term;
+    ck_assert_msg(sim_failure(s) == NULL, "%s", sim_failure(s));
+    sim_free(s);
+    return disrupted;
+}
+
+START_TEST(test_rejoining_node_disrupts_leader_only_without_pre_vote)
+{
+    /* Given a healthy 3-voter group and one follower partitioned away for
+     * 15 election timeouts, when it rejoins: */
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        /* without pre-vote its inflated term deposes the leader, */
+        ck_assert_msg(rejoin_disrupts(false, seed), "seed=%" PRIu64, seed);
+        /* with pre-vote the leader and term stay. */
+        ck_assert_msg(!rejoin_disrupts(true, seed), "seed=%" PRIu64, seed);
+    }
+}
+END_TEST
+
+/* The leader is partitioned alone for 15 election timeouts; returns true if
+ * it still believes it leads. */
+static bool isolated_leader_still_leads(bool check_quorum, uint64_t seed)
+{
+    struct sim *s = quiet_group(3, seed, true, check_quorum);
+    raft_id leader = sim_leader(s);
+    sim_partition(s, &leader, 1);
+    ck_assert(sim_run_for(s, 3000, 0));
+    bool leads = raft_role(sim_node(s, leader)) == RAFT_LEADER;
+    ck_assert_msg(sim_failure(s) == NULL, "%s", sim_failure(s));
+    sim_free(s);
+    return leads;
+}
+
+START_TEST(test_partitioned_leader_steps_down_only_with_check_quorum)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        /* Given a leader cut off from both followers, without check-quorum
+         * it keeps believing it leads, */
+        ck_assert_msg(isolated_leader_still_leads(false, seed),
+                      "seed=%" PRIu64, seed);
+        /* with check-quorum it steps down within an election timeout. */
+        ck_assert_msg(!isolated_leader_still_leads(true, seed),
+                      "seed=%" PRIu64, seed);
+    }
+}
+END_TEST
+
+/* Runs @n seeds with crash-heavy faults; returns how many seeds a checker
+ * failed, and prints the first failure. */
+static unsigned crash_seeds(bool unsafe, unsigned n)
+{
+    unsigned failed = 0;
+    for (uint64_t seed = 0; seed < n; seed++) {
+        struct sim_opts o = {.n_voters = 3, .seed = seed,
+                             .unsafe_send_before_persist = unsafe,
+                             .snapshot_every = 30};
+        struct sim *s;
+        ck_assert_int_eq(sim_new(&o, &s), 0);
+        sim_set_faults(s, &(struct sim_faults){
+                              .drop_pct = 2, .delay_ms_min = 1,
+                              .delay_ms_max = 10, .disk_ms_max = 40,
+                              .partition_every_ms = 1000,
+                              .crash_every_ms = 300, .down_ms_max = 300});
+        if (!sim_run_for(s, 5000, 5)) {
+            if (failed++ == 0) {
+                fprintf(stderr, "unsafe_send_before_persist=%d caught: %s\n",
+                        unsafe, sim_failure(s));
+            }
+        }
+        sim_free(s);
+    }
+    return failed;
+}
+
+START_TEST(test_checkers_catch_acks_sent_before_persist)
+{
+    /* Given crash-heavy runs where a crash loses everything unsynced, when
+     * nodes vote and acknowledge appends before their state is durable, a
+     * checker fires in some seed; with the persist-before-send rule none
+     * does. */
+    unsigned unsafe = crash_seeds(true, 200);
+    ck_assert_msg(unsafe > 0, "no checker fired in 200 unsafe seeds");
+    ck_assert_uint_eq(crash_seeds(false, 200), 0);
+    fprintf(stderr, "unsafe seeds caught: %u/200\n", unsafe);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("sim_raft");
@@ -95,5 +211,15 @@ Suite *test_suite(void)
         tc, test_raft_keeps_committed_entries_under_faults_and_recovers, 0,
         n_seeds());
     suite_add_tcase(s, tc);
+    if (st_test_seed_override() < 0) {
+        tc = tcase_create("mechanisms");
+        tcase_set_timeout(tc, 0);
+        tcase_add_test(
+            tc, test_rejoining_node_disrupts_leader_only_without_pre_vote);
+        tcase_add_test(
+            tc, test_partitioned_leader_steps_down_only_with_check_quorum);
+        tcase_add_test(tc, test_checkers_catch_acks_sent_before_persist);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }
