@@ -260,6 +260,32 @@ static int load_derived(struct st_log *log)
     return rv;
 }
 
+/* mkdir -p @dir; when it was missing, fsync every ancestor so that the
+ * new names survive a power loss (a create is durable only once its parent
+ * directory is). */
+static int make_dir_durably(struct st_vfs *vfs, const char *dir)
+{
+    if (st_vfs_stat(vfs, dir, NULL) == 0) {
+        return 0;
+    }
+    int rv = st_vfs_mkdir_p(vfs, dir);
+    if (rv != 0) {
+        return rv;
+    }
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *slash = strrchr(p, '/'); rv == 0 && slash != NULL;
+         slash = strrchr(p, '/')) {
+        if (slash == p) {
+            rv = st_vfs_fsync_dir(vfs, "/");
+            break;
+        }
+        *slash = '\0';
+        rv = st_vfs_fsync_dir(vfs, p);
+    }
+    return rv;
+}
+
 int st_log_open(struct st_vfs *vfs, const char *dir,
                 const struct st_log_config *conf, int64_t now_ms,
                 struct st_log **out)
@@ -284,7 +310,7 @@ int st_log_open(struct st_vfs *vfs, const char *dir,
         rv = ST_ENOMEM;
         goto err;
     }
-    rv = st_vfs_mkdir_p(vfs, dir);
+    rv = make_dir_durably(vfs, dir);
     bool clean = false;
     if (rv == 0) {
         rv = find_segments(log, &clean);

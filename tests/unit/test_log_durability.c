@@ -1,0 +1,302 @@
+/* broker/log durability: flush policies, group commit, sticky fsync
+ * failures, a full disk, and power loss at random points (mem vfs). */
+#include "test_log_util.h"
+
+static struct {
+    struct st_vfs *vfs;
+    struct st_log *log;
+    struct st_log_config conf;
+    int64_t cb_durable;
+    int cb_calls;
+} f;
+
+static void on_durable(void *arg, int64_t durable)
+{
+    (void)arg;
+    f.cb_durable = durable;
+    f.cb_calls++;
+}
+
+static void setup(void)
+{
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(st_vfs_mem_new(1, &f.vfs), 0);
+    tl_small_config(&f.conf);
+}
+
+static void teardown(void)
+{
+    st_log_close(f.log);
+    st_vfs_mem_free(f.vfs);
+}
+
+static void open_log(void)
+{
+    ck_assert_int_eq(st_log_open(f.vfs, "/p/0", &f.conf, 1000, &f.log), 0);
+    st_log_set_durable_cb(f.log, on_durable, NULL);
+}
+
+START_TEST(test_batch_policy_counts_appends_durable_only_after_fsync)
+{
+    open_log();
+    /* Given two appends under the batch policy, */
+    tl_append(f.log, 3, 10, 1);
+    tl_append(f.log, 3, 10, 1);
+    /* nothing is durable yet and a flush is wanted; */
+    ck_assert_int_eq(st_log_durable_offset(f.log), 0);
+    ck_assert(st_log_flush_wanted(f.log));
+    /* when one flush job runs, an append that lands while it runs */
+    struct st_log_flush_job *job;
+    ck_assert_int_eq(st_log_flush_begin(f.log, &job), 0);
+    struct st_log_flush_job *job2;
+    ck_assert_int_eq(st_log_flush_begin(f.log, &job2), 1); /* one at a time */
+    ck_assert_ptr_null(job2);
+    tl_append(f.log, 3, 10, 1);
+    /* then both earlier appends become durable together (group commit), */
+    ck_assert_int_eq(st_log_flush(f.log), 0); /* refused: still flushing */
+    ck_assert_int_eq(f.cb_calls, 0);
+    st_log_flush_run(job);
+    ck_assert_int_eq(st_log_flush_done(f.log, job), 0);
+    ck_assert_int_eq(f.cb_calls, 1);
+    ck_assert_int_eq(f.cb_durable, 6);
+    /* and the next flush covers the late one. */
+    ck_assert(st_log_flush_wanted(f.log));
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    ck_assert_int_eq(st_log_durable_offset(f.log), 9);
+    ck_assert(!st_log_flush_wanted(f.log));
+    /* What was durable survives losing power. */
+    tl_append(f.log, 3, 10, 1);
+    st_vfs_mem_crash(f.vfs, ST_VFS_CRASH_DROP_ALL);
+    st_log_close(f.log);
+    f.log = NULL;
+    open_log();
+    ck_assert_int_eq(st_log_end_offset(f.log), 9);
+}
+END_TEST
+
+START_TEST(test_none_and_interval_policies_ack_from_page_cache)
+{
+    f.conf.flush_policy = ST_LOG_FLUSH_NONE;
+    open_log();
+    tl_append(f.log, 3, 10, 1);
+    ck_assert_int_eq(st_log_durable_offset(f.log), 3);
+    ck_assert_int_eq(f.cb_durable, 3);
+    ck_assert_int_eq(st_log_synced_offset(f.log), 0);
+    ck_assert(!st_log_flush_wanted(f.log));
+    /* An explicit flush (the interval timer) syncs it. */
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    ck_assert_int_eq(st_log_synced_offset(f.log), 3);
+    st_log_close(f.log);
+    f.conf.flush_policy = ST_LOG_FLUSH_INTERVAL;
+    open_log();
+    tl_append(f.log, 2, 10, 1);
+    ck_assert_int_eq(st_log_durable_offset(f.log), 5);
+}
+END_TEST
+
+START_TEST(test_failed_fsync_is_sticky_until_reopen)
+{
+    open_log();
+    tl_append(f.log, 3, 10, 1);
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    tl_append(f.log, 3, 10, 1);
+    /* Given the next fsync failing, */
+    st_vfs_mem_fail_nth(f.vfs, ST_VFS_FAULT_FSYNC, 1, ST_EIO);
+    ck_assert_int_eq(st_log_flush(f.log), ST_EIO);
+    /* the unsynced append is never reported durable, */
+    ck_assert_int_eq(st_log_durable_offset(f.log), 3);
+    /* and every later append and flush fails with the same error, even
+     * though the disk "works" again. */
+    uint8_t *b;
+    size_t len = tl_batch(1, 1, 1, &b);
+    struct st_log_append_info info;
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     ST_EIO);
+    ck_assert_int_eq(st_log_flush(f.log), ST_EIO);
+    ck_assert_int_eq(st_log_failed(f.log), ST_EIO);
+    /* Close writes no clean marker; a reopen re-validates and works. */
+    ck_assert_int_eq(st_log_close(f.log), ST_EIO);
+    f.log = NULL;
+    open_log();
+    ck_assert_int_ge(st_log_end_offset(f.log), 3);
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     0);
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_full_disk_reports_enospc_then_recovers)
+{
+    open_log();
+    for (int i = 0; i < 10; i++) {
+        tl_append(f.log, 2, 100, 1);
+    }
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    /* Given a disk with room for only a little more, */
+    st_vfs_mem_set_capacity(f.vfs, 4096 + 3000);
+    uint8_t *b;
+    size_t len = tl_batch(10, 1000, 1, &b);
+    struct st_log_append_info info;
+    int rv = 0;
+    int64_t before = st_log_end_offset(f.log);
+    for (int i = 0; i < 20 && rv == 0; i++) {
+        rv = st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1, &info);
+    }
+    /* the append that does not fit fails cleanly with ST_ENOSPC, */
+    ck_assert_int_eq(rv, ST_ENOSPC);
+    ck_assert_int_eq(st_log_failed(f.log), 0);
+    int64_t end = st_log_end_offset(f.log);
+    ck_assert_int_ge(end, before);
+    ck_assert_int_eq(tl_scan_all(f.log, 0, NULL), end);
+    /* and once space frees, appends work again and nothing is corrupt. */
+    st_vfs_mem_set_capacity(f.vfs, 0);
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     0);
+    ck_assert_int_eq(info.base_offset, end);
+    ck_assert_int_eq(st_log_flush(f.log), 0);
+    st_log_close(f.log);
+    f.log = NULL;
+    open_log();
+    ck_assert_int_eq(tl_scan_all(f.log, 0, NULL), end + 10);
+    free(b);
+}
+END_TEST
+
+/* ---- power loss ---- */
+
+struct appended {
+    uint8_t *bytes;
+    size_t len;
+    int64_t base, last;
+};
+
+static void crash_one_seed(uint64_t seed)
+{
+    struct st_vfs *vfs;
+    struct st_log *log = NULL;
+    struct st_log_config conf;
+    tl_small_config(&conf);
+    conf.segment_bytes = 4096; /* many rolls */
+    conf.index_interval_bytes = 256;
+    ck_assert_int_eq(st_vfs_mem_new(seed, &vfs), 0);
+    uint64_t rng = seed * 7919 + 1;
+    struct appended *ap = calloc(400, sizeof *ap);
+    size_t n_ap = 0;
+    int64_t durable = 0;
+    int rounds = 1 + (int)(st_test_rand(&rng) % 3);
+    for (int round = 0; round < rounds; round++) {
+        ck_assert_int_eq(st_log_open(vfs, "/d/p", &conf, 1000, &log), 0);
+        /* Everything reported durable before is here, byte for byte, and
+         * the log is a prefix of what was appended. */
+        int64_t end = st_log_end_offset(log);
+        ck_assert_msg(end >= durable, "seed=%llu end=%lld durable=%lld",
+                      (unsigned long long)seed, (long long)end,
+                      (long long)durable);
+        size_t keep = 0;
+        int64_t off = 0;
+        while (off < end) {
+            struct st_log_read_result r;
+            ck_assert_int_eq(st_log_read(log, off, INT64_MAX, 1, &r), 0);
+            ck_assert_uint_gt(r.len, 0);
+            ck_assert_uint_lt(keep, n_ap);
+            ck_assert_int_eq(r.first_offset, ap[keep].base);
+            ck_assert_uint_eq(r.len, ap[keep].len);
+            uint8_t *p = tl_slurp(&r);
+            ck_assert_msg(memcmp(p, ap[keep].bytes, r.len) == 0,
+                          "seed=%llu batch %zu differs",
+                          (unsigned long long)seed, keep);
+            free(p);
+            off = r.next_offset;
+            st_log_read_release(&r);
+            keep++;
+        }
+        ck_assert_int_eq(off, end);
+        for (size_t i = keep; i < n_ap; i++) {
+            free(ap[i].bytes);
+        }
+        n_ap = keep;
+        durable = end;
+        int ops = 5 + (int)(st_test_rand(&rng) % 40);
+        struct st_log_flush_job *job = NULL;
+        for (int op = 0; op < ops && n_ap < 400; op++) {
+            unsigned what = (unsigned)(st_test_rand(&rng) % 10);
+            if (what < 6) {
+                uint8_t *b;
+                int nrec = 1 + (int)(st_test_rand(&rng) % 4);
+                size_t len = tl_batch_ex(nrec, st_test_rand(&rng) % 300, op,
+                                         op, 0, seed, false, -1, 0, -1, &b);
+                struct st_log_append_info info;
+                ck_assert_int_eq(st_log_append(log, b, len,
+                                               ST_LOG_APPEND_LEADER, round,
+                                               op, &info),
+                                 0);
+                ap[n_ap].bytes = b;
+                ap[n_ap].len = len;
+                ap[n_ap].base = info.base_offset;
+                ap[n_ap].last = info.last_offset;
+                n_ap++;
+            } else if (what < 8 && job == NULL) {
+                if (st_log_flush_begin(log, &job) == 0) {
+                    st_log_flush_run(job);
+                }
+            } else if (job != NULL) {
+                st_log_flush_done(log, job);
+                job = NULL;
+                durable = st_log_durable_offset(log);
+            }
+        }
+        /* Power fails, maybe in the middle of a flush job. */
+        st_vfs_mem_crash(vfs, ST_VFS_CRASH_RANDOM);
+        if (job != NULL) {
+            st_log_flush_done(log, job);
+        }
+        st_log_close(log);
+        log = NULL;
+    }
+    ck_assert_int_eq(st_log_open(vfs, "/d/p", &conf, 1000, &log), 0);
+    ck_assert_int_ge(st_log_end_offset(log), durable);
+    ck_assert_int_eq(tl_scan_all(log, 0, NULL), st_log_end_offset(log));
+    /* The next append continues at the end. */
+    ck_assert_int_eq(tl_append(log, 1, 1, 1), st_log_end_offset(log) - 1);
+    st_log_close(log);
+    for (size_t i = 0; i < n_ap; i++) {
+        free(ap[i].bytes);
+    }
+    free(ap);
+    st_vfs_mem_free(vfs);
+}
+
+START_TEST(test_power_loss_keeps_every_durable_batch)
+{
+    long one = st_test_seed_override();
+    if (one >= 0) {
+        crash_one_seed((uint64_t)one);
+        return;
+    }
+    for (int s = 0; s < 25; s++) {
+        crash_one_seed((uint64_t)(_i * 25 + s));
+    }
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("log_durability");
+    TCase *tc = tcase_create("durability");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_batch_policy_counts_appends_durable_only_after_fsync);
+    tcase_add_test(tc, test_none_and_interval_policies_ack_from_page_cache);
+    tcase_add_test(tc, test_failed_fsync_is_sticky_until_reopen);
+    tcase_add_test(tc, test_full_disk_reports_enospc_then_recovers);
+    suite_add_tcase(s, tc);
+    TCase *pl = tcase_create("power_loss");
+    tcase_set_timeout(pl, 600);
+    /* 40 x 25 = 1,000 seeds. */
+    tcase_add_loop_test(pl, test_power_loss_keeps_every_durable_batch, 0, 40);
+    suite_add_tcase(s, pl);
+    return s;
+}
