@@ -424,9 +424,11 @@ static int apply_delete_topic(struct st_meta *m,
         stmeta_config_close(&m->configs[end]);
         end++;
     }
-    memmove(&m->configs[first], &m->configs[end],
-            (m->n_configs - end) * sizeof *m->configs);
-    m->n_configs -= end - first;
+    if (end > first) {
+        memmove(&m->configs[first], &m->configs[end],
+                (m->n_configs - end) * sizeof *m->configs);
+        m->n_configs -= end - first;
+    }
     stmeta_topic_free(t);
     return 0;
 }
