@@ -103,6 +103,11 @@ int st_log_open(struct st_vfs *vfs, const char *dir,
  * anyway. Runs on: the owner thread; blocks on disk. */
 int st_log_close(struct st_log *log);
 
+/* Free the log without writing anything: no flush, no marker, no index
+ * files. For tests that model a process dying (after st_vfs_mem_crash or
+ * to leave the directory as a crash would). NULL-safe. */
+void st_log_abandon(struct st_log *log);
+
 /* ---- append ---- */
 
 enum st_log_append_mode {

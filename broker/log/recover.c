@@ -436,6 +436,15 @@ int st_log_close(struct st_log *log)
             rv = st_vfs_write_atomic(log->vfs, p, "", 0);
         }
     }
+    st_log_abandon(log);
+    return rv;
+}
+
+void st_log_abandon(struct st_log *log)
+{
+    if (log == NULL) {
+        return;
+    }
     for (size_t i = 0; i < log->n_segs; i++) {
         st_segment_release(log->segs[i]);
     }
@@ -445,5 +454,4 @@ int st_log_close(struct st_log *log)
     st_buf_close(&log->scratch);
     st_free(log->dir);
     st_free(log);
-    return rv;
 }

@@ -67,7 +67,7 @@ START_TEST(test_batch_policy_counts_appends_durable_only_after_fsync)
     /* What was durable survives losing power. */
     tl_append(f.log, 3, 10, 1);
     st_vfs_mem_crash(f.vfs, ST_VFS_CRASH_DROP_ALL);
-    st_log_close(f.log);
+    st_log_abandon(f.log);
     f.log = NULL;
     open_log();
     ck_assert_int_eq(st_log_end_offset(f.log), 9);
@@ -254,7 +254,7 @@ static void crash_one_seed(uint64_t seed)
         if (job != NULL) {
             st_log_flush_done(log, job);
         }
-        st_log_close(log);
+        st_log_abandon(log);
         log = NULL;
     }
     ck_assert_int_eq(st_log_open(vfs, "/d/p", &conf, 1000, &log), 0);
