@@ -337,6 +337,9 @@ static bool parse_hostport(const char *s, size_t len, struct st_endpoint *e)
     if (hlen == 0 || hlen >= sizeof e->host || rlen < 2 || rest[0] != ':') {
         return false;
     }
+    if (bracketed && memchr(host, ':', hlen) == NULL) {
+        return false; /* brackets are for IPv6 literals only */
+    }
     for (size_t i = 0; i < hlen; i++) {
         if (!host_char_ok(host[i], bracketed)) {
             return false;

@@ -212,7 +212,7 @@ START_TEST(test_endpoint_lists_parse_hosts_ports_and_ipv6)
     ck_assert_uint_eq(e->v[2].port, 9092);
     const char *bad[] = {"h1",    "h1:0",  "h1:70000", ":1",  "h1:1,",
                          "a b:1", "h:1:2", "[::1:5",   "h:x", "1@h:1",
-                         ""};
+                         "[h]:1", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_msg(set("bootstrap.servers", bad[i]) == ST_ECONFIG, "%s",
                       bad[i]);
