@@ -508,10 +508,11 @@ static void describe_bev_error(struct st_rpc_client *c, short what,
     if (what & BEV_EVENT_TIMEOUT) {
         snprintf(out, cap, "timed out after %u ms %s", c->connect_timeout_ms,
                  "connecting (TCP and TLS handshake)");
-    } else if (n == 0 && sock_err != 0 &&
-               (c->state != C_CONNECTING ||
-                SSL_get_verify_result(ssl) == X509_V_OK)) {
-        snprintf(out, cap, "%s", evutil_socket_error_to_string(sock_err));
+    } else if (n == 0 && SSL_get_verify_result(ssl) == X509_V_OK &&
+               (sock_err != 0 || c->state == C_OPEN)) {
+        snprintf(out, cap, "%s", sock_err != 0
+                                     ? evutil_socket_error_to_string(sock_err)
+                                     : "closed without a TLS close_notify");
     } else {
         st_tls_describe(c->tls, ssl, errs, n, out, cap);
     }
@@ -688,9 +689,14 @@ void st_rpc_client_free(struct st_rpc_client *c)
     if (c == NULL) {
         return;
     }
+    enum client_state state_before_free = c->state;
     c->state = C_FREEING;
     event_free(c->reconnect);
     if (c->bev != NULL) {
+        if (state_before_free == C_OPEN) {
+            /* A clean end of stream for the server: close_notify. */
+            SSL_shutdown(bufferevent_openssl_get_ssl(c->bev));
+        }
         bufferevent_free(c->bev);
         c->bev = NULL;
     }

@@ -167,8 +167,9 @@ int st_tls_ctx_new(enum st_tls_role role, const struct st_tls_files *files,
     SSL_CTX_set_max_proto_version(t->ssl_ctx, TLS1_3_VERSION);
     /* Our clients do not resume sessions: do not send tickets. */
     SSL_CTX_set_num_tickets(t->ssl_ctx, 0);
-    SSL_CTX_set_mode(t->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+    /* No SSL_MODE_ENABLE_PARTIAL_WRITE: libevent's SSL writer moves on to
+     * its next chunk after a short write, which would reorder the stream. */
+    SSL_CTX_set_mode(t->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                      SSL_MODE_RELEASE_BUFFERS |
                                      /* send cert_file's chain as given,
                                       * not the root from the CA file */
