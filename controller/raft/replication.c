@@ -42,16 +42,14 @@ static void send_heartbeat(struct raft *r, struct raft_progress *p)
     }
 }
 
-void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
+/* Send at most one message to @p; true if it carried entries. */
+static bool send_one(struct raft *r, struct raft_progress *p, bool heartbeat)
 {
-    if (p->id == r->cfg.id) {
-        return;
-    }
     if (p->state == PROGRESS_SNAPSHOT) {
         if (heartbeat || p->snap_index != r->log.offset) {
             snapshot_send_chunk(r, p);
         }
-        return;
+        return false;
     }
     raft_index last = log_last_index(&r->log);
     raft_index prev = p->next - 1;
@@ -62,7 +60,7 @@ void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
                    p->next, r->log.offset);
         progress_to_snapshot(p, r->log.offset);
         snapshot_send_chunk(r, p);
-        return;
+        return false;
     }
     bool can_send = p->state == PROGRESS_PROBE
                         ? (!p->probe_sent || heartbeat)
@@ -71,7 +69,7 @@ void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
         if (heartbeat) {
             send_heartbeat(r, p);
         }
-        return;
+        return false;
     }
     unsigned n = 0;
     size_t bytes = 0;
@@ -86,7 +84,7 @@ void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
     }
     struct raft_msg *m = raft_send(r, RAFT_MSG_APPEND, p->id);
     if (m == NULL) {
-        return;
+        return false;
     }
     m->append.prev_index = prev;
     m->append.prev_term = log_term_at(&r->log, prev);
@@ -97,6 +95,19 @@ void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
         progress_inflight_add(p, prev + n);
     } else {
         p->probe_sent = true;
+    }
+    return true;
+}
+
+void replication_send(struct raft *r, struct raft_progress *p, bool heartbeat)
+{
+    if (p->id == r->cfg.id) {
+        return;
+    }
+    /* A pipelining peer gets appends until the window is full. */
+    while (send_one(r, p, heartbeat) && p->state == PROGRESS_PIPELINE &&
+           r->oom == 0) {
+        heartbeat = false;
     }
 }
 
