@@ -21,10 +21,11 @@ BUILD="$ROOT/build-fuzz"
 if [ ! -f "$BUILD/build.ninja" ]; then
     # fuzzer-no-link instruments every object (the libraries too) for
     # coverage; only the fuzz targets link libFuzzer's main.
+    setup_log="${TMPDIR:-/tmp}/strata-fuzz-setup.log"
     if ! CC=clang meson setup "$BUILD" -Dfuzz=true -Dsanitize=true \
             -Dtests=true -Dbuildtype=debugoptimized \
-            -Dc_args=-fsanitize=fuzzer-no-link >"$BUILD.setup.log" 2>&1; then
-        echo "fuzz: meson setup failed (see $BUILD.setup.log)"
+            -Dc_args=-fsanitize=fuzzer-no-link >"$setup_log" 2>&1; then
+        echo "fuzz: meson setup failed (see $setup_log)"
         exit 1
     fi
 fi
