@@ -129,6 +129,9 @@ static int repair_partition(const struct st_meta *m,
                             struct st_meta_recs *out)
 {
     const struct st_meta_partition *p = &t->parts[pi];
+    if (p->partition_epoch == INT32_MAX || p->leader_epoch == INT32_MAX) {
+        return 0; /* epochs exhausted: the record would be refused */
+    }
     int n_isr = 0;
     for (int i = 0; i < p->n_isr; i++) {
         if (live(m, lv, p->isr[i])) {
