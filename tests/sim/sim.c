@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "sim_disk.h"
 
@@ -683,6 +684,9 @@ int sim_new(const struct sim_opts *opts, struct sim **out)
     if (s->o.snapshot_chunk_bytes == 0) {
         s->o.snapshot_chunk_bytes = 64;
     }
+    /* raft_store logs opens, snapshots and torn tails at INFO/WARN; the
+     * checkers judge the run, so keep stderr for failures and traces. */
+    st_diag_set_level(opts->trace ? ST_LEVEL_DEBUG : ST_LEVEL_ERROR);
     s->rng = opts->seed * 0x2545f4914f6cdd1dull + 1;
     s->n = opts->n_voters;
     s->f.delay_ms_min = 1;

@@ -8,10 +8,13 @@
  *
  *   STRATA_SIM_SEED=<n>   replay seed n alone (STRATA_SIM_TRACE=1 to trace)
  *   STRATA_LONG=1         100,000 seeds instead of 1,000
+ *   STRATA_SIM_DISK=model the simulator's own disk model instead of
+ *                         raft_store on a power-losing mem vfs
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sim.h"
@@ -37,6 +40,12 @@ static bool tracing(void)
     return t != NULL && t[0] == '1';
 }
 
+static bool use_store(void)
+{
+    const char *d = getenv("STRATA_SIM_DISK");
+    return d == NULL || strcmp(d, "model") != 0;
+}
+
 static int n_seeds(void)
 {
     if (st_test_seed_override() >= 0) {
@@ -54,7 +63,7 @@ START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
     struct sim_opts o = {.n_voters = seed % 2 ? 5 : 3,
                          .seed = seed,
                          .snapshot_every = 30,
-                         .use_store = getenv("STRATA_SIM_STORE") != NULL,
+                         .use_store = use_store(),
                          .trace = tracing()};
     struct sim *s;
     ck_assert_int_eq(sim_new(&o, &s), 0);
@@ -94,6 +103,7 @@ static struct sim *quiet_group(unsigned n, uint64_t seed, bool pre_vote,
     struct sim_opts o = {.n_voters = n, .seed = seed,
                          .disable_pre_vote = !pre_vote,
                          .disable_check_quorum = !check_quorum,
+                         .use_store = use_store(),
                          .trace = tracing()};
     struct sim *s;
     ck_assert_int_eq(sim_new(&o, &s), 0);
@@ -170,7 +180,8 @@ static unsigned crash_seeds(bool unsafe, unsigned n)
     for (uint64_t seed = 0; seed < n; seed++) {
         struct sim_opts o = {.n_voters = 3, .seed = seed,
                              .unsafe_send_before_persist = unsafe,
-                             .snapshot_every = 30};
+                             .snapshot_every = 30,
+                             .use_store = use_store()};
         struct sim *s;
         ck_assert_int_eq(sim_new(&o, &s), 0);
         sim_set_faults(s, &(struct sim_faults){
