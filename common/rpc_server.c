@@ -209,7 +209,10 @@ static void conn_flush_order(struct conn *c)
     while ((r = TAILQ_FIRST(&c->order)) != NULL && r->answered) {
         TAILQ_REMOVE(&c->order, r, order_link);
         if (r->out != NULL) {
-            evbuffer_add_buffer(out, r->out);
+            /* Once closing, the error frame stays the last one sent. */
+            if (c->state == CONN_OPEN) {
+                evbuffer_add_buffer(out, r->out);
+            }
             evbuffer_free(r->out);
         }
         st_free(r);
