@@ -91,7 +91,11 @@ enum st_vfs_crash_mode {
 void st_vfs_mem_crash(struct st_vfs *v, enum st_vfs_crash_mode mode);
 
 /* Fault injection: the @nth next call (1 = the very next) of the given kind
- * fails with @err (ST_EIO, ST_ENOSPC...); 0 disables. Kinds: */
+ * fails with @err (ST_EIO, ST_ENOSPC...); 0 disables. WRITE counts pwrite
+ * (a failed one writes nothing), FSYNC counts fsync and fsync_dir, OPEN
+ * counts open. A failed fsync also drops that file's unsynced writes from
+ * the durable path (reads still see them; a later fsync does not save
+ * them), as Linux may: treat a failed fsync as fatal for the file. Kinds: */
 enum st_vfs_fault_kind { ST_VFS_FAULT_WRITE, ST_VFS_FAULT_FSYNC,
                          ST_VFS_FAULT_OPEN };
 void st_vfs_mem_fail_nth(struct st_vfs *v, enum st_vfs_fault_kind kind,

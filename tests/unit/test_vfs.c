@@ -335,6 +335,15 @@ START_TEST(test_read_all_returns_the_whole_file_nul_terminated)
 }
 END_TEST
 
+START_TEST(test_fsync_dir_needs_an_existing_directory)
+{
+    put(P("file"), 0, "x");
+    ck_assert_int_eq(st_vfs_fsync_dir(f.v, f.root), 0);
+    ck_assert_int_eq(st_vfs_fsync_dir(f.v, P("file")), -ENOTDIR);
+    ck_assert_int_eq(st_vfs_fsync_dir(f.v, P("none")), ST_ENOENT);
+}
+END_TEST
+
 START_TEST(test_fd_is_a_descriptor_only_on_posix)
 {
     struct st_file *h;
@@ -783,6 +792,7 @@ static void add_contract(TCase *tc)
     tcase_add_test(tc, test_mkdir_p_creates_parents_and_accepts_existing_ones);
     tcase_add_test(tc, test_write_atomic_replaces_contents_and_leaves_no_tmp);
     tcase_add_test(tc, test_read_all_returns_the_whole_file_nul_terminated);
+    tcase_add_test(tc, test_fsync_dir_needs_an_existing_directory);
     tcase_add_test(tc, test_fd_is_a_descriptor_only_on_posix);
 }
 
