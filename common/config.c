@@ -712,14 +712,29 @@ int st_conf_check_required(struct st_conf *c, char *err, size_t cap)
     return 0;
 }
 
+/* Our bug, not the user's: stop even when built with NDEBUG. */
+static void schema_bug(const char *key, const char *what)
+{
+    fprintf(stderr, "config: key '%s' %s\n", key, what);
+    abort();
+}
+
+static long key_index(const struct st_conf *c, const char *key)
+{
+    long i = find_key(c, key, strlen(key));
+    if (i < 0) {
+        schema_bug(key, "is not in the schema");
+    }
+    return i;
+}
+
 static const struct val *get(const struct st_conf *c, const char *key,
                              enum st_conf_type t1, enum st_conf_type t2)
 {
-    long i = find_key(c, key, strlen(key));
-    assert(i >= 0 && "key not in the schema");
-    assert(c->schema[i].type == t1 || c->schema[i].type == t2);
-    (void)t1;
-    (void)t2;
+    long i = key_index(c, key);
+    if (c->schema[i].type != t1 && c->schema[i].type != t2) {
+        schema_bug(key, "is read with a getter of another type");
+    }
     return &c->vals[i];
 }
 
@@ -757,8 +772,7 @@ const struct st_endpoints *st_conf_endpoints(const struct st_conf *c,
 
 const char *st_conf_origin(const struct st_conf *c, const char *key)
 {
-    long i = find_key(c, key, strlen(key));
-    assert(i >= 0 && "key not in the schema");
+    long i = key_index(c, key);
     return c->vals[i].origin != NULL ? c->vals[i].origin : "default";
 }
 

@@ -1,5 +1,6 @@
 /* Properties files against a typed schema: every type and unit, ranges,
  * messages that name file:line and key, overrides, dumps. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +482,18 @@ START_TEST(test_format_uses_the_largest_exact_unit)
 }
 END_TEST
 
+START_TEST(test_reading_an_undeclared_key_is_a_bug_that_aborts)
+{
+    (void)st_conf_int(f.c, "no.such.key");
+}
+END_TEST
+
+START_TEST(test_reading_a_key_with_the_wrong_type_aborts)
+{
+    (void)st_conf_int(f.c, "log.dirs");
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("config");
@@ -508,6 +521,10 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_dump_shows_every_key_in_its_largest_exact_unit);
     tcase_add_test(tc, test_print_reads_back_to_the_same_values);
     tcase_add_test(tc, test_format_uses_the_largest_exact_unit);
+    tcase_add_test_raise_signal(
+        tc, test_reading_an_undeclared_key_is_a_bug_that_aborts, SIGABRT);
+    tcase_add_test_raise_signal(
+        tc, test_reading_a_key_with_the_wrong_type_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
