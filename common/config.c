@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "diag.h"
 #include "err.h"
 #include "vfs.h"
 
@@ -838,6 +839,17 @@ void st_conf_dump(const struct st_conf *c,
         emit(arg, c->schema[i].name, text,
              c->vals[i].origin ? c->vals[i].origin : "default");
     }
+}
+
+static void log_one(void *arg, const char *key, const char *value,
+                    const char *origin)
+{
+    ST_INFO((const char *)arg, "config %s=%s origin=%s", key, value, origin);
+}
+
+void st_conf_log(const struct st_conf *c, const char *component)
+{
+    st_conf_dump(c, log_one, (void *)component);
 }
 
 static void print_one(void *arg, const char *key, const char *value,

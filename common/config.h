@@ -148,6 +148,10 @@ void st_conf_dump(const struct st_conf *c,
                                const char *origin),
                   void *arg);
 
+/* Log every key at INFO through common/diag.h, one line each:
+ * "<component> config key=value origin=<origin>" (secrets hidden). */
+void st_conf_log(const struct st_conf *c, const char *component);
+
 /* Write the effective configuration as a properties file that
  * st_conf_load_file() reads back (secrets excepted): a "# <doc>" and
  * "# from <origin>" comment above each `key=value`. For --print-config. */

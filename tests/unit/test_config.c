@@ -1,11 +1,13 @@
 /* Properties files against a typed schema: every type and unit, ranges,
  * messages that name file:line and key, overrides, dumps. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "test_util.h"
 
@@ -464,6 +466,34 @@ START_TEST(test_print_reads_back_to_the_same_values)
 }
 END_TEST
 
+START_TEST(test_log_writes_one_line_per_key)
+{
+    /* Given diag lines going to a file, */
+    char path[512];
+    st_test_tmpdir(f.dir, sizeof f.dir);
+    snprintf(path, sizeof path, "%s/diag.log", f.dir);
+    ck_assert_int_eq(st_diag_open_file(path), 0);
+    ck_assert_int_eq(set("ssl.key.password", "hunter2"), 0);
+    /* when the config is logged, */
+    st_conf_log(f.c, "broker");
+    /* every key has its line, and the secret stays hidden. */
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[512];
+    unsigned n = 0;
+    bool seen_secret = false;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        n += strstr(line, " config ") != NULL;
+        ck_assert_ptr_null(strstr(line, "hunter2"));
+        seen_secret |= strstr(line, "config ssl.key.password=[hidden] "
+                                    "origin=test") != NULL;
+    }
+    fclose(fp);
+    ck_assert_uint_eq(n, sizeof schema / sizeof schema[0] - 1);
+    ck_assert(seen_secret);
+}
+END_TEST
+
 START_TEST(test_format_uses_the_largest_exact_unit)
 {
     char buf[32];
@@ -521,6 +551,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_dump_shows_every_key_in_its_largest_exact_unit);
     tcase_add_test(tc, test_print_reads_back_to_the_same_values);
     tcase_add_test(tc, test_format_uses_the_largest_exact_unit);
+    tcase_add_test(tc, test_log_writes_one_line_per_key);
     tcase_add_test_raise_signal(
         tc, test_reading_an_undeclared_key_is_a_bug_that_aborts, SIGABRT);
     tcase_add_test_raise_signal(
