@@ -28,6 +28,11 @@ void st_log_config_init(struct st_log_config *c)
     c->verify_reads = true;
 }
 
+const struct st_log_config *st_log_config(const struct st_log *log)
+{
+    return &log->conf;
+}
+
 struct st_segment *st_log_active(const struct st_log *log)
 {
     return log->segs[log->n_segs - 1];

@@ -71,6 +71,8 @@ struct st_log_config {
 };
 
 void st_log_config_init(struct st_log_config *c);
+/* The configuration the log was opened with. Borrowed. */
+const struct st_log_config *st_log_config(const struct st_log *log);
 
 /* ---- open and close ---- */
 
