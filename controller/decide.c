@@ -193,6 +193,10 @@ int stdec_repair(const struct st_meta *m, const struct stdec_live *lv,
         const char *u =
             st_meta_topic_config(m, t->name, "unclean.leader.election.enable");
         bool unclean = u != NULL && strcmp(u, "true") == 0;
+        if (lv->unclean_topic != NULL &&
+            strcmp(lv->unclean_topic, t->name) == 0) {
+            unclean = lv->unclean_value;
+        }
         for (int32_t p = 0; p < t->n_parts; p++) {
             int rv = repair_partition(m, lv, t, p, unclean, isr_buf, out);
             if (rv != 0) {

@@ -105,7 +105,10 @@ int st_meta_decide_delete_topic(const struct st_meta *m, const char *name,
                                 struct st_meta_err *err);
 
 /* One ConfigChange per key, after validating every key and value against
- * controller/metadata_config.h (all or none). @name: topic name, "" for the
+ * controller/metadata_config.h (all or none). Enabling
+ * unclean.leader.election.enable on a topic also elects its leaderless
+ * partitions; after enabling it as a cluster or broker default, call
+ * st_meta_decide_elect_leaders() once the change is committed. @name: topic name, "" for the
  * cluster, or a decimal broker id. Errors: ST_ENOENT (unknown topic),
  * ST_ECONFIG (INVALID_CONFIG: unknown key, wrong scope, bad value),
  * ST_EINVAL (INVALID_REQUEST: bad name or a key twice), ST_ENOMEM. */

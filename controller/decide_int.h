@@ -24,6 +24,10 @@ struct stdec_live {
     size_t n_dead;
     const int32_t *alive;
     size_t n_alive;
+    /* When set, this topic's unclean.leader.election.enable is taken as
+     * @unclean_value (a change being decided), not read from the state. */
+    const char *unclean_topic;
+    bool unclean_value;
 };
 
 /* Append one PartitionChange for every partition whose ISR or leader differs

@@ -499,5 +499,17 @@ int st_meta_decide_alter_configs(const struct st_meta *m,
         r.config_change = &cc;
         rv = stdec_push(out, &r);
     }
+    /* Enabling unclean election on a topic elects its leaderless
+     * partitions now; for cluster or broker defaults the caller runs
+     * st_meta_decide_elect_leaders() once the change is committed. */
+    for (size_t i = 0; rv == 0 && !validate_only && i < n; i++) {
+        if (resource == ST_META_RES_TOPIC && kvs[i].value != NULL &&
+            strcmp(kvs[i].key, "unclean.leader.election.enable") == 0 &&
+            strcmp(kvs[i].value, "true") == 0) {
+            struct stdec_live lv = {.unclean_topic = name,
+                                    .unclean_value = true};
+            rv = stdec_repair(m, &lv, out);
+        }
+    }
     return rv;
 }

@@ -479,6 +479,30 @@ START_TEST(test_unclean_election_picks_a_live_replica_outside_isr)
 }
 END_TEST
 
+START_TEST(test_enabling_unclean_election_elects_at_once)
+{
+    /* Given t-0 leaderless with its ISR {3} fenced and broker 1 live, */
+    three_replica_topic();
+    fence_by_timeout(1);
+    fence_by_timeout(2);
+    fence_by_timeout(3);
+    bool fenced;
+    ck_assert_int_eq(st_meta_decide_heartbeat(f.m, 1, epoch_of(1), false,
+                                              true, &f.r, &fenced, &f.err),
+                     0);
+    commit();
+    ck_assert_int_eq(part_t()->leader, -1);
+    /* when unclean election is enabled on the topic, */
+    struct st_meta_kv kv = {"unclean.leader.election.enable", "true"};
+    ck_assert_int_eq(st_meta_decide_alter_configs(f.m, ST_META_RES_TOPIC, "t",
+                                                  &kv, 1, false, &f.r, &f.err),
+                     0);
+    commit();
+    /* broker 1 leads in the same decision. */
+    ck_assert_int_eq(part_t()->leader, 1);
+}
+END_TEST
+
 START_TEST(test_controlled_shutdown_and_reregistration_move_leaders)
 {
     three_replica_topic();
@@ -686,6 +710,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_session_timeout_moves_leadership_within_isr);
     tcase_add_test(tc, test_last_isr_member_is_kept_and_re_elected);
     tcase_add_test(tc, test_unclean_election_picks_a_live_replica_outside_isr);
+    tcase_add_test(tc, test_enabling_unclean_election_elects_at_once);
     tcase_add_test(tc,
                    test_controlled_shutdown_and_reregistration_move_leaders);
     tcase_add_test(tc, test_unregister_needs_a_fenced_broker);
