@@ -349,10 +349,10 @@ static int entries_check(const struct raft_store *s,
  * locations prepared behind locs[n_locs]. */
 static int flush(struct raft_store *s, size_t *n_staged)
 {
-    struct raft_seg *g = &s->segs[s->n_segs - 1];
     if (s->buf.len == 0) {
         return 0;
     }
+    struct raft_seg *g = &s->segs[s->n_segs - 1];
     int rv = st_vfs_pwrite(g->f, s->buf.base, s->buf.len, g->size);
     if (rv != 0) {
         return raft_store_fail(s, rv, "append", g->path);

@@ -625,6 +625,56 @@ START_TEST(test_leftover_tmp_files_are_deleted_on_open)
 }
 END_TEST
 
+START_TEST(test_open_makes_what_it_reports_durable)
+{
+    ck_assert_int_eq(raft_store_open(f.vfs, DIR, &small_segs, &f.s, &f.st),
+                     0);
+    /* Given entries appended but never synced, and the process killed
+     * (close without sync: the "page cache" keeps them), */
+    ck_assert_int_eq(append_range(f.s, 1, 30, 1, 0), 0);
+    reopen(&small_segs);
+    /* when the restarted store reports them, */
+    ck_assert_uint_eq(f.st.last_index, 30);
+    /* then a power loss right after cannot take them back. */
+    raft_store_close(f.s);
+    f.s = NULL;
+    st_vfs_mem_crash(f.vfs, ST_VFS_CRASH_DROP_ALL);
+    reopen(&small_segs);
+    ck_assert_uint_eq(f.st.last_index, 30);
+    assert_entry(f.s, 30, 1, 0);
+}
+END_TEST
+
+START_TEST(test_open_discards_a_log_that_disagrees_with_the_snapshot)
+{
+    /* Given a log 1..30 of term 1 and, as if a crash interrupted
+     * raft_store_snapshot_save() after the snapshot was installed, a
+     * leader's snapshot at 20 of term 2 next to it, */
+    ck_assert_int_eq(raft_store_open(f.vfs, "/leader", NULL, &f.s, &f.st), 0);
+    ck_assert_int_eq(append_range(f.s, 1, 20, 2, 0), 0);
+    ck_assert_int_eq(raft_store_snapshot_save(f.s, 20, 2, "L", 1), 0);
+    raft_store_close(f.s);
+    f.s = NULL;
+    size_t len;
+    uint8_t *snap = file_read("/leader/snapshot-00000000000000000020.snap",
+                              &len);
+    ck_assert_int_eq(raft_store_open(f.vfs, DIR, &small_segs, &f.s, &f.st),
+                     0);
+    ck_assert_int_eq(append_range(f.s, 1, 30, 1, 0), 0);
+    ck_assert_int_eq(raft_store_sync(f.s), 0);
+    raft_store_close(f.s);
+    f.s = NULL;
+    file_write(DIR "/snapshot-00000000000000000020.snap", snap, len);
+    st_free(snap);
+    /* when opened, then entries 21..30 (which follow our divergent 20)
+     * are not offered as the leader's: the log is empty after 20. */
+    reopen(&small_segs);
+    ck_assert_uint_eq(f.st.snapshot_term, 2);
+    ck_assert_uint_eq(f.st.first_index, 21);
+    ck_assert_uint_eq(f.st.last_index, 20);
+}
+END_TEST
+
 /* ---- sticky errors ---- */
 
 START_TEST(test_failed_fsync_is_sticky_until_reopen)
@@ -1044,6 +1094,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_snapshot_from_a_leader_replaces_a_divergent_log);
     tcase_add_test(tc, test_corrupt_newest_snapshot_falls_back_to_an_older_one);
     tcase_add_test(tc, test_leftover_tmp_files_are_deleted_on_open);
+    tcase_add_test(tc, test_open_makes_what_it_reports_durable);
+    tcase_add_test(tc,
+        test_open_discards_a_log_that_disagrees_with_the_snapshot);
     tcase_add_test(tc, test_failed_fsync_is_sticky_until_reopen);
     tcase_add_test(tc, test_disk_full_is_reported_and_sticky);
     tcase_add_loop_test(tc, test_crash_never_loses_what_was_durable, 0, 500);
