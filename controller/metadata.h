@@ -169,4 +169,10 @@ bool st_meta_snapshot_due(const struct st_meta *m, int64_t max_records);
 /* Records consumed since the last snapshot written or loaded. */
 int64_t st_meta_records_since_snapshot(const struct st_meta *m);
 
+/* A deep copy of @m (through its snapshot encoding), e.g. the active
+ * controller's speculative state that also holds its uncommitted
+ * proposals. Errors: ST_ENOMEM.
+ * Ownership: *out belongs to the caller; st_meta_free() it. */
+int st_meta_clone(const struct st_meta *m, struct st_meta **out);
+
 #endif

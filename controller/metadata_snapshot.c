@@ -148,7 +148,7 @@ static void snap_topics(const struct st_meta *m, struct snap_msgs *s)
     }
 }
 
-int st_meta_snapshot_write(struct st_meta *m, struct st_buf *out)
+static int encode(const struct st_meta *m, struct st_buf *out)
 {
     struct snap_msgs s;
     int rv = snap_alloc(m, &s);
@@ -181,10 +181,41 @@ int st_meta_snapshot_write(struct st_meta *m, struct st_buf *out)
     if (rv == 0) {
         strata__meta__metadata_snapshot__pack(&snap, out->base + out->len);
         out->len += size;
-        m->since_snapshot = 0;
     }
     snap_msgs_free(&s);
     return rv;
+}
+
+int st_meta_snapshot_write(struct st_meta *m, struct st_buf *out)
+{
+    int rv = encode(m, out);
+    if (rv == 0) {
+        m->since_snapshot = 0;
+    }
+    return rv;
+}
+
+int st_meta_clone(const struct st_meta *m, struct st_meta **out)
+{
+    struct st_buf b;
+    struct st_meta *c;
+    st_buf_init(&b);
+    int rv = st_meta_new(&c);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = encode(m, &b);
+    if (rv == 0) {
+        rv = st_meta_snapshot_load(c, b.base, b.len);
+    }
+    st_buf_close(&b);
+    if (rv != 0) {
+        st_meta_free(c);
+        return rv == ST_ENOMEM ? rv : ST_ECORRUPT;
+    }
+    c->since_snapshot = m->since_snapshot;
+    *out = c;
+    return 0;
 }
 
 /* ---- load ---- */

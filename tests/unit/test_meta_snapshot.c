@@ -270,6 +270,31 @@ START_TEST(test_snapshot_load_survives_allocation_failures)
 }
 END_TEST
 
+START_TEST(test_clone_is_an_independent_equal_copy)
+{
+    /* Given a state and its clone, */
+    build_state();
+    struct st_meta *c;
+    ck_assert_int_eq(st_meta_clone(f.m, &c), 0);
+    struct st_buf a, b;
+    /* both write the same snapshot, */
+    snapshot(f.m, &a);
+    snapshot(c, &b);
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert_mem_eq(a.base, b.base, a.len);
+    /* and a topic created in the clone is not in the original. */
+    struct st_meta *orig = f.m;
+    f.m = c;
+    add_topic("only-in-clone", 1, 1);
+    f.m = orig;
+    ck_assert_ptr_nonnull(st_meta_topic_by_name(c, "only-in-clone"));
+    ck_assert_ptr_null(st_meta_topic_by_name(f.m, "only-in-clone"));
+    st_meta_free(c);
+    st_buf_close(&a);
+    st_buf_close(&b);
+}
+END_TEST
+
 START_TEST(test_snapshot_is_due_every_max_records)
 {
     struct st_buf s;
@@ -296,6 +321,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_two_replicas_replaying_the_log_write_equal_snapshots);
     tcase_add_test(tc, test_bad_snapshots_are_refused_and_change_nothing);
     tcase_add_test(tc, test_snapshot_load_survives_allocation_failures);
+    tcase_add_test(tc, test_clone_is_an_independent_equal_copy);
     tcase_add_test(tc, test_snapshot_is_due_every_max_records);
     suite_add_tcase(s, tc);
     return s;
