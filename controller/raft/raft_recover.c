@@ -294,6 +294,15 @@ static int drop_obsolete(struct raft_store *s, const struct scan_ctx *c)
                           " but the snapshot ends at %" PRIu64,
                           s->segs[0].first, snap);
     }
+    /* Terms never decrease along the kept log (raft_seg_scan checks it),
+     * so checking its first entry against the snapshot suffices. */
+    if (s->n_locs > 0 && s->locs[0].term < s->st.snapshot_term) {
+        struct raft_seg *g = &s->segs[0];
+        return ST_CORRUPT(g->path, s->locs[0].off, "entry %" PRIu64
+                          " has term %" PRIu64 ", below the snapshot's %"
+                          PRIu64, snap + 1, s->locs[0].term,
+                          s->st.snapshot_term);
+    }
     return 0;
 }
 
