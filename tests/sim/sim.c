@@ -85,6 +85,7 @@ struct sim {
     uint64_t propose_every;
     uint64_t next_partition;
     uint64_t next_crash;
+    uint64_t next_transfer;
     uint64_t next_value;
 
     /* checkers */
@@ -694,6 +695,7 @@ int sim_new(const struct sim_opts *opts, struct sim **out)
     s->f.disk_ms_max = 3;
     s->next_partition = NEVER;
     s->next_crash = NEVER;
+    s->next_transfer = NEVER;
     s->next_propose = NEVER;
     s->next_value = 1;
     s->g_cap = 0;
@@ -747,6 +749,9 @@ void sim_set_faults(struct sim *s, const struct sim_faults *f)
     s->next_crash = f->crash_every_ms
                         ? s->now + rnd_range(s, 1, 2 * f->crash_every_ms)
                         : NEVER;
+    s->next_transfer = f->transfer_every_ms
+                           ? s->now + rnd_range(s, 1, 2 * f->transfer_every_ms)
+                           : NEVER;
 }
 
 static bool partitioned(const struct sim *s)
@@ -780,6 +785,25 @@ static void fault_crash(struct sim *s)
         node_crash(s, &s->nodes[k]);
     }
     s->next_crash = s->now + rnd_range(s, 1, 2 * s->f.crash_every_ms);
+}
+
+/* Ask the leader to hand over to a random other voter (rolling restart). */
+static void fault_transfer(struct sim *s)
+{
+    s->next_transfer = s->now + rnd_range(s, 1, 2 * s->f.transfer_every_ms);
+    raft_id id = sim_leader(s);
+    if (id == 0 || s->n < 2) {
+        return;
+    }
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.to = (raft_id)(rnd(s) % s->n) + 1;
+    if (ev.transfer.to == id) {
+        ev.transfer.to = 0; /* the most up-to-date other voter */
+    }
+    int rv = node_step(s, node_of(s, id), &ev);
+    if (rv != 0 && rv != ST_ENOTLEADER) {
+        fail(s, "node %" PRIu32 " refused a transfer: %d", id, rv);
+    }
 }
 
 static void propose(struct sim *s)
@@ -858,6 +882,10 @@ bool sim_run_for(struct sim *s, uint64_t ms, uint64_t propose_every_ms)
             t = s->next_crash;
             what = 5;
         }
+        if (s->next_transfer < t) {
+            t = s->next_transfer;
+            what = 6;
+        }
         if (what == 0) {
             s->now = end;
             break;
@@ -875,8 +903,10 @@ bool sim_run_for(struct sim *s, uint64_t ms, uint64_t propose_every_ms)
             propose(s);
         } else if (what == 4) {
             fault_partition(s);
-        } else {
+        } else if (what == 5) {
             fault_crash(s);
+        } else {
+            fault_transfer(s);
         }
     }
     s->next_propose = NEVER;
@@ -889,6 +919,7 @@ void sim_heal(struct sim *s)
     s->f.dup_pct = 0;
     s->next_partition = NEVER;
     s->next_crash = NEVER;
+    s->next_transfer = NEVER;
     for (unsigned k = 0; k < s->n; k++) {
         s->nodes[k].group = 0;
         if (s->nodes[k].r == NULL) {
@@ -975,4 +1006,51 @@ uint64_t sim_max_term(const struct sim *s)
         }
     }
     return t;
+}
+
+bool sim_fault_scenario(uint64_t seed, bool use_store, bool harsh, bool trace,
+                        char *why, size_t cap, uint64_t stats[4])
+{
+    struct sim_opts o = {.n_voters = seed % 2 ? 5 : 3,
+                         .seed = seed,
+                         .snapshot_every = harsh ? 5 : 30,
+                         .snapshot_chunk_bytes = harsh ? 7 : 64,
+                         .use_store = use_store,
+                         .trace = trace};
+    struct sim *s;
+    if (sim_new(&o, &s) != 0) {
+        snprintf(why, cap, "sim_new failed");
+        return false;
+    }
+    struct sim_faults f = {.drop_pct = 5, .dup_pct = 2, .delay_ms_min = 1,
+                           .delay_ms_max = 30, .disk_ms_max = 8,
+                           .partition_every_ms = 1500,
+                           .crash_every_ms = 1500, .down_ms_max = 1000,
+                           .transfer_every_ms = 2000};
+    if (harsh) {
+        f = (struct sim_faults){.drop_pct = 15, .dup_pct = 10,
+                                .delay_ms_min = 1, .delay_ms_max = 150,
+                                .disk_ms_max = 40, .partition_every_ms = 700,
+                                .crash_every_ms = 700, .down_ms_max = 400,
+                                .transfer_every_ms = 500};
+    }
+    sim_set_faults(s, &f);
+    bool ok = sim_run_for(s, 6000, 10);
+    if (ok) {
+        sim_heal(s);
+        ok = sim_live_within(s, harsh ? 10000 : 5000);
+    }
+    if (!ok) {
+        snprintf(why, cap, "%s",
+                 sim_failure(s) ? sim_failure(s)
+                                : "liveness: no commit within 5 s of healing");
+    }
+    if (stats != NULL) {
+        stats[0] = sim_acked(s);
+        stats[1] = sim_events(s);
+        stats[2] = sim_elections(s);
+        stats[3] = sim_max_term(s);
+    }
+    sim_free(s);
+    return ok;
 }

@@ -16,6 +16,7 @@
 #define ST_SIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "controller/raft/raft.h"
@@ -45,6 +46,7 @@ struct sim_faults {
     uint64_t partition_every_ms; /* mean time between partition changes */
     uint64_t crash_every_ms;     /* mean time between crashes; 0 never */
     uint64_t down_ms_max;        /* a crashed node restarts within this */
+    uint64_t transfer_every_ms;  /* mean time between leadership transfers */
 };
 
 /* Errors: ST_EINVAL, ST_ENOMEM. Ownership: sim_free(). */
@@ -77,5 +79,16 @@ raft_id sim_leader(const struct sim *s);
 /* The core of node @id, NULL when it is down. */
 const struct raft *sim_node(const struct sim *s, raft_id id);
 uint64_t sim_max_term(const struct sim *s);
+
+/* The standard fault scenario of one seed (test_sim_raft and bench_raft):
+ * 3 voters for even seeds, 5 for odd; 6 s of drops, duplicates, delays,
+ * partitions, crashes, snapshots and leadership transfers under load; then
+ * faults stop and a proposal must commit within 5 s. Returns true if all
+ * checkers passed; else @why gets the reason. @stats (may be NULL) gets
+ * {acked, events, leaders, max term}. @harsh turns every fault up (15%
+ * loss, 10% duplicates, delays near the election timeout, crashes every
+ * ~700 ms, tiny snapshots and chunks) for exploration with bench_raft. */
+bool sim_fault_scenario(uint64_t seed, bool use_store, bool harsh, bool trace,
+                        char *why, size_t cap, uint64_t stats[4]);
 
 #endif

@@ -10,6 +10,7 @@
  *   STRATA_LONG=1         100,000 seeds instead of 1,000
  *   STRATA_SIM_DISK=model the simulator's own disk model instead of
  *                         raft_store on a power-losing mem vfs
+ *   STRATA_SIM_HARSH=1    every fault turned up (as bench_raft explore-harsh)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +47,11 @@ static bool use_store(void)
     return d == NULL || strcmp(d, "model") != 0;
 }
 
+static bool harsh(void)
+{
+    return getenv("STRATA_SIM_HARSH") != NULL;
+}
+
 static int n_seeds(void)
 {
     if (st_test_seed_override() >= 0) {
@@ -59,39 +65,21 @@ static int n_seeds(void)
 
 START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
 {
+    /* Given a 3- or 5-voter group under loss, duplication, reordering,
+     * partitions, crashes and leadership transfers while clients propose
+     * (sim_fault_scenario), no checker fires, and once faults stop a leader
+     * commits a new proposal within a bounded time. */
     uint64_t seed = seed_of(_i);
-    struct sim_opts o = {.n_voters = seed % 2 ? 5 : 3,
-                         .seed = seed,
-                         .snapshot_every = 30,
-                         .use_store = use_store(),
-                         .trace = tracing()};
-    struct sim *s;
-    ck_assert_int_eq(sim_new(&o, &s), 0);
-    /* Given a group under loss, duplication, reordering, partitions and
-     * crashes, */
-    sim_set_faults(s, &(struct sim_faults){
-                          .drop_pct = 5, .dup_pct = 2, .delay_ms_min = 1,
-                          .delay_ms_max = 30, .disk_ms_max = 8,
-                          .partition_every_ms = 1500,
-                          .crash_every_ms = 1500, .down_ms_max = 1000});
-    /* when clients propose all along, */
-    bool ok = sim_run_for(s, 6000, 10);
-    /* no checker fires, */
-    ck_assert_msg(ok, REPLAY_FMT, sim_failure(s), seed, self_path());
-    /* and once faults stop, a leader commits a new proposal within a
-     * bounded time (25 election timeouts). */
-    sim_heal(s);
-    ok = sim_live_within(s, 5000);
-    ck_assert_msg(ok, REPLAY_FMT, sim_failure(s) ? sim_failure(s)
-                                                 : "no progress after heal",
-                  seed, self_path());
+    char why[700];
+    uint64_t st[4];
+    bool ok = sim_fault_scenario(seed, use_store(), harsh(), tracing(), why,
+                                 sizeof why, st);
+    ck_assert_msg(ok, REPLAY_FMT, why, seed, self_path());
     if (getenv("STRATA_SIM_VERBOSE") != NULL) {
-        fprintf(stderr, "seed=%" PRIu64 " t=%" PRIu64 " acked=%" PRIu64
-                " events=%" PRIu64 " leaders=%" PRIu64 " term=%" PRIu64 "\n",
-                seed, sim_now(s), sim_acked(s), sim_events(s),
-                sim_elections(s), sim_max_term(s));
+        fprintf(stderr, "seed=%" PRIu64 " acked=%" PRIu64 " events=%" PRIu64
+                " leaders=%" PRIu64 " term=%" PRIu64 "\n", seed, st[0], st[1],
+                st[2], st[3]);
     }
-    sim_free(s);
 }
 END_TEST
 
