@@ -61,7 +61,16 @@ static int n_seeds(void)
     return l != NULL && l[0] == '1' ? 100000 : 1000;
 }
 
-#define REPLAY_FMT "%s\nreplay: STRATA_SIM_SEED=%" PRIu64 " %s"
+/* The replay line repeats the settings that change a seed's run. */
+static const char *replay_env(void)
+{
+    static char env[96];
+    snprintf(env, sizeof env, "%s%s", harsh() ? "STRATA_SIM_HARSH=1 " : "",
+             use_store() ? "" : "STRATA_SIM_DISK=model ");
+    return env;
+}
+
+#define REPLAY_FMT "%s\nreplay: %sSTRATA_SIM_SEED=%" PRIu64 " %s"
 
 START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
 {
@@ -74,7 +83,7 @@ START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
     uint64_t st[4];
     bool ok = sim_fault_scenario(seed, use_store(), harsh(), tracing(), why,
                                  sizeof why, st);
-    ck_assert_msg(ok, REPLAY_FMT, why, seed, self_path());
+    ck_assert_msg(ok, REPLAY_FMT, why, replay_env(), seed, self_path());
     if (getenv("STRATA_SIM_VERBOSE") != NULL) {
         fprintf(stderr, "seed=%" PRIu64 " acked=%" PRIu64 " events=%" PRIu64
                 " leaders=%" PRIu64 " term=%" PRIu64 "\n", seed, st[0], st[1],
