@@ -395,6 +395,7 @@ static int clean_segment(struct st_log_clean_job *job, struct clean_seg *cs)
     struct st_seg_reader r;
     st_seg_reader_init(&r, cs->file, cs->size);
     uint64_t at = 0;
+    bool changed = false;
     st_buf_reset(&job->out);
     for (uint64_t pos = 0; pos < cs->size && rv == 0;) {
         struct st_batch_header h;
@@ -413,6 +414,7 @@ static int clean_segment(struct st_log_clean_job *job, struct clean_seg *cs)
             job->records_kept += (uint64_t)h.record_count;
             rv = st_buf_append(&job->out, b, total); /* byte for byte */
         } else if (rv == 0) {
+            changed = true;
             rv = rewrite_batch(job, &h, b);
         }
         if (rv == 0) {
@@ -421,17 +423,17 @@ static int clean_segment(struct st_log_clean_job *job, struct clean_seg *cs)
         pos += total;
     }
     st_seg_reader_close(&r);
-    if (rv == 0) {
+    if (rv == 0 && changed) {
         rv = flush_out(job, out, &at, true);
     }
-    if (rv == 0) {
+    if (rv == 0 && changed) {
         rv = st_vfs_fsync(out);
     }
     int crv = st_vfs_close(out);
     if (rv == 0) {
         rv = crv;
     }
-    if (rv != 0) {
+    if (rv != 0 || !changed) { /* nothing to swap: the segment is clean */
         (void)st_vfs_unlink(job->vfs, p);
         return rv;
     }
