@@ -1,4 +1,9 @@
-/* The Raft core under simulated faults, one seed per loop iteration.
+/* The Raft core under simulated faults, one seed per loop iteration (100
+ * per iteration with STRATA_LONG, to spare 100,000 forks).
+ *
+ * The seeds are split in two shards so that meson runs them on both cores:
+ * this file runs shard 0 (seeds [0, N/2)) and the mechanism tests;
+ * test_sim_raft_shard1.c includes it with SIM_SHARD 1 for [N/2, N).
  *
  * Each seed runs a 3- or 5-voter group for a while under message loss,
  * duplication, delay (reordering), random partitions and crashes that lose
@@ -21,18 +26,17 @@
 #include "sim.h"
 #include "test_util.h"
 
+#ifndef SIM_SHARD
+#define SIM_SHARD 0
+#endif
+#define SIM_SHARDS 2
+
 static const char *self_path(void)
 {
     static char path[512];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
     return path;
-}
-
-static uint64_t seed_of(int i)
-{
-    long o = st_test_seed_override();
-    return o >= 0 ? (uint64_t)o : (uint64_t)i;
 }
 
 static bool tracing(void)
@@ -52,13 +56,36 @@ static bool harsh(void)
     return getenv("STRATA_SIM_HARSH") != NULL;
 }
 
-static int n_seeds(void)
+static bool long_run(void)
+{
+    const char *l = getenv("STRATA_LONG");
+    return l != NULL && l[0] == '1';
+}
+
+static int seeds_per_iteration(void)
+{
+    return st_test_seed_override() < 0 && long_run() ? 100 : 1;
+}
+
+static int n_iterations(void)
 {
     if (st_test_seed_override() >= 0) {
-        return 1;
+        return 1; /* either shard's binary replays any seed */
     }
-    const char *l = getenv("STRATA_LONG");
-    return l != NULL && l[0] == '1' ? 100000 : 1000;
+    int total = long_run() ? 100000 : 1000;
+    return total / SIM_SHARDS / seeds_per_iteration();
+}
+
+/* The seed of run @k of loop iteration @i. */
+static uint64_t seed_of(int i, int k)
+{
+    long o = st_test_seed_override();
+    if (o >= 0) {
+        return (uint64_t)o;
+    }
+    int total = long_run() ? 100000 : 1000;
+    return (uint64_t)(SIM_SHARD * (total / SIM_SHARDS) +
+                      i * seeds_per_iteration() + k);
 }
 
 /* The replay line repeats the settings that change a seed's run. */
@@ -78,16 +105,18 @@ START_TEST(test_raft_keeps_committed_entries_under_faults_and_recovers)
      * partitions, crashes and leadership transfers while clients propose
      * (sim_fault_scenario), no checker fires, and once faults stop a leader
      * commits a new proposal within a bounded time. */
-    uint64_t seed = seed_of(_i);
-    char why[700];
-    uint64_t st[4];
-    bool ok = sim_fault_scenario(seed, use_store(), harsh(), tracing(), why,
-                                 sizeof why, st);
-    ck_assert_msg(ok, REPLAY_FMT, why, replay_env(), seed, self_path());
-    if (getenv("STRATA_SIM_VERBOSE") != NULL) {
-        fprintf(stderr, "seed=%" PRIu64 " acked=%" PRIu64 " events=%" PRIu64
-                " leaders=%" PRIu64 " term=%" PRIu64 "\n", seed, st[0], st[1],
-                st[2], st[3]);
+    for (int k = 0; k < seeds_per_iteration(); k++) {
+        uint64_t seed = seed_of(_i, k);
+        char why[700];
+        uint64_t st[4];
+        bool ok = sim_fault_scenario(seed, use_store(), harsh(), tracing(),
+                                     why, sizeof why, st);
+        ck_assert_msg(ok, REPLAY_FMT, why, replay_env(), seed, self_path());
+        if (getenv("STRATA_SIM_VERBOSE") != NULL) {
+            fprintf(stderr, "seed=%" PRIu64 " acked=%" PRIu64 " events=%"
+                    PRIu64 " leaders=%" PRIu64 " term=%" PRIu64 "\n", seed,
+                    st[0], st[1], st[2], st[3]);
+        }
     }
 }
 END_TEST
@@ -217,9 +246,9 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 0);
     tcase_add_loop_test(
         tc, test_raft_keeps_committed_entries_under_faults_and_recovers, 0,
-        n_seeds());
+        n_iterations());
     suite_add_tcase(s, tc);
-    if (st_test_seed_override() < 0) {
+    if (st_test_seed_override() < 0 && SIM_SHARD == 0) {
         tc = tcase_create("mechanisms");
         tcase_set_timeout(tc, 0);
         tcase_add_test(
