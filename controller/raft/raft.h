@@ -173,14 +173,29 @@ struct raft_msg {
 
 /* ---- events ---- */
 
+/* START: once, first; the durable state loaded from storage (everything
+ *   loaded counts as persisted).
+ * RECEIVE: a message addressed to this node arrived (from a voter).
+ * PERSISTED: every entry up to (index, term) is durable.
+ * TICK: time passed (the timer armed from next_timeout_ms fired).
+ * PROPOSE: leader only; the entries are appended at raft_last_index()-n+1
+ *   .. raft_last_index() (read it after the step) and committed when
+ *   commit_index reaches them with the same term (raft_entry_at()).
+ * SNAPSHOT_TAKEN: the application has DURABLY saved a snapshot of its
+ *   state up to @index (<= commit index, applied); the core compacts its
+ *   log up to it and keeps @data to send to lagging peers. The driver may
+ *   then drop stored entries <= index (raft_store_snapshot_save does).
+ * TRANSFER: leader only; hand leadership to @to (0: the most up to date
+ *   other voter); proposals are refused until it ends (an election timeout
+ *   at most). */
 enum raft_event_type {
-    RAFT_EV_START = 1,     /* once, first: the state loaded from storage */
-    RAFT_EV_RECEIVE,       /* a message arrived */
-    RAFT_EV_PERSISTED,     /* entries up to (index, term) are durable */
-    RAFT_EV_TICK,          /* time passed (a timer fired) */
-    RAFT_EV_PROPOSE,       /* leader only: append application entries */
-    RAFT_EV_SNAPSHOT_TAKEN,/* the application saved a snapshot up to index */
-    RAFT_EV_TRANSFER,      /* leader only: hand leadership to a voter */
+    RAFT_EV_START = 1,
+    RAFT_EV_RECEIVE,
+    RAFT_EV_PERSISTED,
+    RAFT_EV_TICK,
+    RAFT_EV_PROPOSE,
+    RAFT_EV_SNAPSHOT_TAKEN,
+    RAFT_EV_TRANSFER,
 };
 
 struct raft_snapshot_meta {
