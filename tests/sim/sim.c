@@ -938,6 +938,17 @@ bool sim_live_within(struct sim *s, uint64_t bound_ms)
     return ok && !s->failed;
 }
 
+int sim_transfer(struct sim *s, raft_id to)
+{
+    raft_id id = sim_leader(s);
+    if (id == 0) {
+        return ST_ENOTLEADER;
+    }
+    struct raft_event ev = {.type = RAFT_EV_TRANSFER};
+    ev.transfer.to = to;
+    return node_step(s, node_of(s, id), &ev);
+}
+
 void sim_partition(struct sim *s, const raft_id *ids, unsigned n)
 {
     for (unsigned k = 0; k < s->n; k++) {

@@ -65,6 +65,10 @@ void sim_heal(struct sim *s);
  * proposal made after the call committed. */
 bool sim_live_within(struct sim *s, uint64_t bound_ms);
 
+/* Ask the current leader to hand over to @to (0: best other voter).
+ * Returns raft_step()'s result, or ST_ENOTLEADER when no leader exists. */
+int sim_transfer(struct sim *s, raft_id to);
+
 /* Isolate the nodes in @ids (ids 1..N) from the rest. */
 void sim_partition(struct sim *s, const raft_id *ids, unsigned n);
 

@@ -198,6 +198,28 @@ START_TEST(test_partitioned_leader_steps_down_only_with_check_quorum)
 }
 END_TEST
 
+START_TEST(test_leadership_moves_to_the_transfer_target_quickly)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        /* Given a healthy 5-voter group under load, */
+        struct sim *s = quiet_group(5, seed, true, true);
+        raft_id from = sim_leader(s);
+        raft_id to = from % 5 + 1;
+        uint64_t acked = sim_acked(s);
+        /* when the leader is asked to hand over to another voter, */
+        ck_assert_int_eq(sim_transfer(s, to), 0);
+        /* that voter leads within one election timeout (no pre-vote round,
+         * no randomized wait), and commits go on. */
+        ck_assert(sim_run_for(s, 200, 10));
+        ck_assert_msg(sim_leader(s) == to, "seed=%" PRIu64 " leader=%u",
+                      seed, sim_leader(s));
+        ck_assert(sim_run_for(s, 500, 10));
+        ck_assert_uint_gt(sim_acked(s), acked + 10);
+        sim_free(s);
+    }
+}
+END_TEST
+
 /* Runs @n seeds with crash-heavy faults; returns how many seeds a checker
  * failed, and prints the first failure. */
 static unsigned crash_seeds(bool unsafe, unsigned n)
@@ -256,6 +278,8 @@ Suite *test_suite(void)
         tcase_add_test(
             tc, test_partitioned_leader_steps_down_only_with_check_quorum);
         tcase_add_test(tc, test_checkers_catch_acks_sent_before_persist);
+        tcase_add_test(tc,
+                       test_leadership_moves_to_the_transfer_target_quickly);
         suite_add_tcase(s, tc);
     }
     return s;
