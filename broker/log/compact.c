@@ -214,7 +214,7 @@ static int map_segment(struct st_log_clean_job *job, struct clean_seg *cs)
         const uint8_t *b;
         rv = st_seg_reader_batch(&r, pos, true, &h, &b);
         if (rv != 0) {
-            rv = ST_CORRUPT(cs->seg->path, pos, "cleaner: bad batch");
+            rv = ST_CORRUPT(cs->seg->log_path, pos, "cleaner: bad batch");
             break;
         }
         size_t total = st_batch_total_bytes(&h);
@@ -402,7 +402,7 @@ static int clean_segment(struct st_log_clean_job *job, struct clean_seg *cs)
         const uint8_t *b;
         rv = st_seg_reader_batch(&r, pos, true, &h, &b);
         if (rv != 0) {
-            rv = ST_CORRUPT(cs->seg->path, pos, "cleaner: bad batch");
+            rv = ST_CORRUPT(cs->seg->log_path, pos, "cleaner: bad batch");
             break;
         }
         size_t total = st_batch_total_bytes(&h);

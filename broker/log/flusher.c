@@ -116,7 +116,7 @@ bool st_log_flusher_busy(const struct st_log_flusher *fl)
 void st_log_flusher_drain(struct st_log_flusher *fl)
 {
     while (st_log_flusher_busy(fl)) {
-        event_base_loop(fl->base, EVLOOP_ONCE);
+        event_base_loop(fl->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
     }
 }
 

@@ -296,7 +296,7 @@ static int verify_range(struct st_log *log, struct st_segment *seg,
     *good_end = pos;
     if (rv == ST_ECORRUPT || rv == 1) {
         seg->corrupt_pos = (int64_t)pos;
-        return ST_CORRUPT(seg->path, pos, "batch failed its CRC on read");
+        return ST_CORRUPT(seg->log_path, pos, "batch failed its CRC on read");
     }
     (void)log;
     return rv;

@@ -28,6 +28,7 @@
 struct st_segment {
     struct st_vfs *vfs;
     char *path;          /* "<dir>/<20-digit base>" without extension */
+    char *log_path;      /* the same with ".log", for messages */
     int64_t base;
     int64_t next_offset; /* after the last batch; base when empty */
     uint64_t size;       /* bytes of batches */

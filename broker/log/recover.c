@@ -144,7 +144,7 @@ static int recover_segment(struct st_log *log, size_t i, bool clean,
             /* Fsynced data damaged: report, never serve, never cut. */
             seg->corrupt_pos = (int64_t)bad;
             seg->size = fsize;
-            (void)ST_CORRUPT(seg->path, bad, "bad batch in a synced segment");
+            (void)ST_CORRUPT(seg->log_path, bad, "bad batch in a synced segment");
         }
     }
     if (trusted) {

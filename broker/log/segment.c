@@ -25,6 +25,13 @@ int st_segment_new(struct st_vfs *vfs, const char *dir, int64_t base,
         return ST_ENOMEM;
     }
     snprintf(seg->path, len, "%s/%020" PRId64, dir, base);
+    seg->log_path = st_malloc(len + 4);
+    if (seg->log_path == NULL) {
+        st_free(seg->path);
+        st_free(seg);
+        return ST_ENOMEM;
+    }
+    snprintf(seg->log_path, len + 4, "%s.log", seg->path);
     seg->vfs = vfs;
     seg->base = base;
     seg->next_offset = base;
@@ -100,6 +107,7 @@ void st_segment_release(struct st_segment *seg)
     st_offset_index_close(&seg->idx);
     st_time_index_close(&seg->tidx);
     st_free(seg->path);
+    st_free(seg->log_path);
     st_free(seg);
 }
 
@@ -404,7 +412,7 @@ int st_segment_find(struct st_segment *seg, int64_t offset, uint64_t *pos,
     while (p < seg->size) {
         size_t n = 0;
         if (seg->corrupt_pos >= 0 && p >= (uint64_t)seg->corrupt_pos) {
-            return ST_CORRUPT(seg->path, p, "segment damaged from %" PRId64,
+            return ST_CORRUPT(seg->log_path, p, "segment damaged from %" PRId64,
                               seg->corrupt_pos);
         }
         rv = st_vfs_pread(f, hb, sizeof hb, p, &n);
@@ -414,7 +422,7 @@ int st_segment_find(struct st_segment *seg, int64_t offset, uint64_t *pos,
         if (n < sizeof hb || st_batch_header_decode(hb, n, h) != 0 ||
             p + st_batch_total_bytes(h) > seg->size) {
             seg->corrupt_pos = (int64_t)p;
-            return ST_CORRUPT(seg->path, p, "bad batch header");
+            return ST_CORRUPT(seg->log_path, p, "bad batch header");
         }
         if (st_batch_last_offset(h) >= offset) {
             *found = true;

@@ -4,6 +4,7 @@
 
 #include "broker/log/epoch_cache.h"
 #include "broker/log/index.h"
+#include "common/diag.h"
 #include "test_log_util.h"
 
 static struct {
@@ -410,7 +411,10 @@ START_TEST(test_corruption_tail_truncated_older_reported_not_served)
     char m[512];
     snprintf(m, sizeof m, "%s/clean-shutdown", f.dir);
     unlink(m);
-    /* when the log is reopened, */
+    /* when the log is reopened (log lines captured), */
+    char diag[512];
+    snprintf(diag, sizeof diag, "%s/diag.txt", f.dir);
+    ck_assert_int_eq(st_diag_open_file(diag), 0);
     ck_assert_int_eq(st_log_open(f.vfs, f.dir, &f.conf, 1000, &f.log), 0);
     /* the damaged tail batch is gone, */
     ck_assert_int_eq(st_log_end_offset(f.log), 299);
@@ -430,6 +434,22 @@ START_TEST(test_corruption_tail_truncated_older_reported_not_served)
     }
     ck_assert_int_eq(rv, ST_ECORRUPT);
     ck_assert_int_gt(off, 0);
+    /* The damage was reported with its file and position. */
+    struct st_log_read_result at;
+    ck_assert_int_eq(st_log_read(f.log, off - 1, INT64_MAX, 1, &at), 0);
+    char want[600];
+    snprintf(want, sizeof want, "path=%s pos=%llu", p,
+             (unsigned long long)(at.pos + at.len));
+    st_log_read_release(&at);
+    FILE *fp = fopen(diag, "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[1024];
+    bool seen = false;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        seen = seen || strstr(line, want) != NULL;
+    }
+    fclose(fp);
+    ck_assert_msg(seen, "no line with %s", want);
     /* Later segments are still served. */
     ck_assert_int_eq(st_log_read(f.log, active_base, INT64_MAX, 1, &r), 0);
     st_log_read_release(&r);
