@@ -506,6 +506,12 @@ int st_log_clean_done(struct st_log *log, struct st_log_clean_job *job)
 {
     char from[4096], to[4096];
     int rv = job->rv;
+    if (log->flushing) {
+        /* A running flush may be writing index files of the segments
+         * about to be replaced; swapping now could pair them with the new
+         * .log. Wait for it. */
+        return 1;
+    }
     uint64_t before = 0, after = 0;
     size_t swapped = 0;
     for (size_t i = 0; i < job->n_clean; i++) {

@@ -24,6 +24,7 @@ struct st_log_flusher {
     struct fl_job flush;
     struct fl_job retention;
     struct fl_job clean;
+    bool clean_waits; /* its done is due once the flush finishes */
     uint64_t flushes;
 };
 
@@ -41,6 +42,11 @@ static void flush_done(struct st_job *j, int status)
     fj->busy = false;
     st_log_flush_done(fl->log, fj->core); /* failures become sticky */
     fl->flushes++;
+    if (fl->clean_waits) {
+        fl->clean_waits = false;
+        fl->clean.busy = false;
+        st_log_clean_done(fl->log, fl->clean.core);
+    }
     st_log_flusher_kick(fl); /* the appends that came meanwhile */
 }
 
@@ -187,8 +193,11 @@ static void clean_done(struct st_job *j, int status)
 {
     struct fl_job *fj = ST_JOB_CONTAINER(j, struct fl_job, job);
     (void)status;
+    if (st_log_clean_done(fj->fl->log, fj->core) == 1) {
+        fj->fl->clean_waits = true; /* flush_done finishes it */
+        return;
+    }
     fj->busy = false;
-    st_log_clean_done(fj->fl->log, fj->core);
 }
 
 int st_log_flusher_clean(struct st_log_flusher *fl, int64_t now_ms,

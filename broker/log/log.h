@@ -239,7 +239,8 @@ bool st_log_flush_wanted(const struct st_log *log);
  * becomes the base of the batch holding @offset (or stays if already
  * <= @offset). Later segments are deleted. Durable before returning.
  * Errors: ST_ERANGE if @offset < log start; ST_EIO; ST_EAGAIN while a
- * flush or clean job is running (finish it first). Blocks on disk. */
+ * flush, retention or clean job is running (st_log_flusher_drain() or
+ * retry after its done). Blocks on disk (truncation is rare). */
 int st_log_truncate_to(struct st_log *log, int64_t offset);
 /* Delete every segment and restart the log empty at @offset (a replica
  * far behind the leader's log start); @now_ms is the new segment's
@@ -281,7 +282,9 @@ int st_log_clean_begin(struct st_log *log, int64_t now_ms, int64_t hw,
 void st_log_clean_run(struct st_log_clean_job *job);
 /* Swap each cleaned copy in atomically (rename over the .log; indexes
  * rewritten) unless the segment changed meanwhile (then it is discarded).
- * Frees @job; returns its status. Blocks on a rename and a directory fsync. */
+ * Frees @job and returns its status, or returns 1 and keeps @job while a
+ * flush job is running (call again after its done). Blocks on renames
+ * and a directory fsync. */
 int st_log_clean_done(struct st_log *log, struct st_log_clean_job *job);
 
 /* ---- file descriptors ---- */

@@ -102,6 +102,28 @@ static int find_segments(struct st_log *log, bool *clean)
             }
         }
     }
+    /* Index files whose .log is gone (deleted by retention while a flush
+     * was writing them) are garbage. */
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        size_t len = strlen(names[i]);
+        bool idx = has_suffix(names[i], ".index") ||
+                   has_suffix(names[i], ".timeindex");
+        if (!idx || len < ST_LOG_NAME_DIGITS) {
+            continue;
+        }
+        char logname[ST_LOG_NAME_DIGITS + 5];
+        memcpy(logname, names[i], ST_LOG_NAME_DIGITS);
+        memcpy(logname + ST_LOG_NAME_DIGITS, ".log", 5);
+        int64_t base;
+        if (!parse_segment_name(logname, &base)) {
+            continue;
+        }
+        st_log_path(log, logname, p, sizeof p);
+        if (st_vfs_stat(log->vfs, p, NULL) == ST_ENOENT) {
+            st_log_path(log, names[i], p, sizeof p);
+            (void)st_vfs_unlink(log->vfs, p);
+        }
+    }
     st_vfs_names_free(names, n);
     return rv;
 }

@@ -277,6 +277,40 @@ START_TEST(test_interrupted_compaction_leaves_old_segment)
 }
 END_TEST
 
+START_TEST(test_swap_waits_for_a_running_flush)
+{
+    ck_assert_int_eq(st_log_open(f.vfs, "/t", &f.conf, 1000, &f.log), 0);
+    int64_t end = write_workload();
+    int64_t want[KEYS], got[KEYS], n, tombs;
+    fold_partition(want, &n, &tombs);
+    struct st_log_clean_job *job;
+    ck_assert_int_eq(st_log_clean_begin(f.log, 1000000, end, &job), 0);
+    st_log_clean_run(job);
+    /* Given a flush job in flight (it may be writing index files of the
+     * segments being replaced), */
+    struct st_log_flush_job *fj;
+    ck_assert_int_eq(st_log_flush_begin(f.log, &fj), 0);
+    /* the swap waits, */
+    ck_assert_int_eq(st_log_clean_done(f.log, job), 1);
+    st_log_flush_run(fj);
+    ck_assert_int_eq(st_log_flush_done(f.log, fj), 0);
+    /* and happens once the flush is done. */
+    ck_assert_int_eq(st_log_clean_done(f.log, job), 0);
+    fold_partition(got, &n, &tombs);
+    ck_assert_mem_eq(got, want, sizeof got);
+    ck_assert_int_lt(n, end / 5);
+    /* Index files left without their .log are removed at open. */
+    st_log_close(f.log);
+    struct st_file *x;
+    ck_assert_int_eq(st_vfs_open(f.vfs, "/t/00000000000000999999.index",
+                                 ST_VFS_CREATE, &x), 0);
+    st_vfs_close(x);
+    ck_assert_int_eq(st_log_open(f.vfs, "/t", &f.conf, 1000, &f.log), 0);
+    ck_assert_int_eq(st_vfs_stat(f.vfs, "/t/00000000000000999999.index",
+                                 NULL), ST_ENOENT);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("log_compact");
@@ -287,6 +321,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_young_tombstones_are_kept);
     tcase_add_test(tc, test_cleaner_bounded_by_dedupe_buffer_and_hw);
     tcase_add_test(tc, test_interrupted_compaction_leaves_old_segment);
+    tcase_add_test(tc, test_swap_waits_for_a_running_flush);
     suite_add_tcase(s, tc);
     return s;
 }
