@@ -478,7 +478,8 @@ static int swap_in(struct st_log *log, struct st_segment *old)
 {
     struct st_segment *seg;
     uint64_t bad;
-    int rv = st_segment_new(log->vfs, log->dir, old->base, &seg);
+    int rv = st_segment_new(log->vfs, log->dir, old->base,
+                            log->conf.index_interval_bytes, &seg);
     if (rv == 0) {
         rv = st_segment_scan(seg, log->conf.index_interval_bytes, 0, false,
                              &bad);
@@ -486,8 +487,15 @@ static int swap_in(struct st_log *log, struct st_segment *old)
             st_segment_release(seg);
         }
     }
+    if (rv == 0) {
+        rv = st_segment_seal(seg);
+    }
     if (rv != 0) {
+        st_segment_release(seg);
         return rv;
+    }
+    if (seg->next_offset < old->next_offset) {
+        seg->next_offset = old->next_offset; /* the range it covers */
     }
     seg->created_ms = old->created_ms;
     seg->synced_size = seg->size;

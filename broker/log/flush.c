@@ -139,7 +139,15 @@ int st_log_flush_begin(struct st_log *log, struct st_log_flush_job **out)
     job->recovery_point = st_log_active(log)->base;
     job->write_rp = job->recovery_point != log->recovery_point;
     job->write_epochs = log->epochs.dirty;
-    job->write_producers = log->producers.dirty;
+    /* Unchanged producer state is rewritten at roll and close only, to
+     * move its upto offset (where the open-time header scan starts). */
+    bool rolled = false;
+    for (size_t i = 0; i < job->n; i++) {
+        rolled = rolled || job->p[i].write_index;
+    }
+    job->write_producers =
+        log->producers.dirty ||
+        ((rolled || log->closing) && log->ps_upto_written != log->end_offset);
     job->hw = log->hw;
     job->write_hw = log->hw != log->hw_written;
     if (rv == 0 && job->write_epochs) {
@@ -246,6 +254,9 @@ int st_log_flush_done(struct st_log *log, struct st_log_flush_job *job)
     }
     if (job->write_hw) {
         log->hw_written = job->hw;
+    }
+    if (job->write_producers) {
+        log->ps_upto_written = job->target;
     }
     int64_t synced = job->target < log->end_offset ? job->target
                                                    : log->end_offset;

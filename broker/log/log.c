@@ -97,7 +97,14 @@ void st_log_publish_durable(struct st_log *log, int64_t durable)
 int st_log_roll(struct st_log *log, int64_t base, int64_t now_ms)
 {
     struct st_segment *seg;
-    int rv = st_segment_new(log->vfs, log->dir, base, &seg);
+    if (log->n_segs > 0) {
+        int srv = st_segment_seal(st_log_active(log));
+        if (srv != 0) {
+            return srv;
+        }
+    }
+    int rv = st_segment_new(log->vfs, log->dir, base,
+                            log->conf.index_interval_bytes, &seg);
     if (rv != 0) {
         return rv;
     }
@@ -418,10 +425,13 @@ int st_log_offset_for_time(struct st_log *log, int64_t ts_ms, int64_t *offset)
         if (seg->max_ts < ts_ms || seg->next_offset <= log->start_offset) {
             continue;
         }
+        struct st_file *f;
+        int rv = st_segment_ensure_index(seg);
+        if (rv == 0) {
+            rv = st_segment_file(seg, &f);
+        }
         uint32_t rel = st_time_index_lookup(&seg->tidx, ts_ms);
         uint64_t pos = st_offset_index_lookup(&seg->idx, rel, NULL);
-        struct st_file *f;
-        int rv = st_segment_file(seg, &f);
         if (rv != 0) {
             return rv;
         }
@@ -528,8 +538,18 @@ void st_log_close_idle(struct st_log *log, uint64_t now_mono_ms,
         } else if (now_mono_ms - seg->last_used_mono >= idle_ms) {
             st_vfs_close(seg->file);
             seg->file = NULL;
+            st_segment_drop_index(seg); /* reloaded from its files on use */
         }
     }
+}
+
+size_t st_log_loaded_indexes(const struct st_log *log)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < log->n_segs; i++) {
+        n += log->segs[i]->idx_loaded;
+    }
+    return n;
 }
 
 size_t st_log_open_files(const struct st_log *log)

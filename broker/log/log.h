@@ -293,8 +293,11 @@ int st_log_clean_done(struct st_log *log, struct st_log_clean_job *job);
  * @now_mono_ms and not pinned. They reopen on the next read. */
 void st_log_close_idle(struct st_log *log, uint64_t now_mono_ms,
                        uint64_t idle_ms);
-/* Number of segment files currently open. */
+/* Number of segment files currently open, and of segments whose indexes
+ * are in memory (old segments load them on first use, KIP-263 style, and
+ * drop them with their idle file). */
 size_t st_log_open_files(const struct st_log *log);
+size_t st_log_loaded_indexes(const struct st_log *log);
 
 /* ---- checkpoints kept beside the log ---- */
 

@@ -44,6 +44,9 @@ struct st_segment {
     int64_t corrupt_pos;    /* -1, or where damage was found */
     uint64_t gen;           /* bumped when its bytes change other than by
                              * append (truncate, swap) */
+    uint32_t interval;      /* index_interval_bytes */
+    uint32_t last_batch_rel; /* rel offset of the last batch appended */
+    bool idx_loaded;        /* idx/tidx in memory (else load on use) */
     bool index_written;     /* .index/.timeindex match the .log */
     bool deleted;           /* unlink the files at the last release */
     atomic_int refs;
@@ -53,7 +56,21 @@ struct st_segment {
 
 /* Allocate a segment for <@dir>/<@base>; no I/O. Errors: ST_ENOMEM. */
 int st_segment_new(struct st_vfs *vfs, const char *dir, int64_t base,
-                   struct st_segment **out);
+                   uint32_t interval, struct st_segment **out);
+/* Make the indexes of a closed-over segment usable: load the files, or
+ * rebuild them from the .log (CRC-checked; damage is reported and the
+ * segment cut there in memory). Errors: ST_EIO, ST_ENOMEM. */
+int st_segment_ensure_index(struct st_segment *seg);
+/* Drop the in-memory indexes of a segment whose files hold them. */
+void st_segment_drop_index(struct st_segment *seg);
+/* Open-time summary of a trusted, non-active segment without loading its
+ * indexes: size from the file, max_ts from the last .timeindex entry.
+ * Returns ST_ENOENT/ST_ECORRUPT when the time index cannot tell (load
+ * fully then). */
+int st_segment_peek(struct st_segment *seg);
+/* The segment stops being active: record its maximum timestamp as the
+ * final time index entry, so st_segment_peek() finds it. */
+int st_segment_seal(struct st_segment *seg);
 /* Create the .log file (truncating a leftover). */
 int st_segment_create(struct st_segment *seg);
 /* Open the .log if closed (lazily); records the use time. */
@@ -139,6 +156,7 @@ struct st_log {
     int64_t recovery_point;      /* last value checkpointed */
     int64_t hw;                  /* -1 when unknown */
     int64_t hw_written;
+    int64_t ps_upto_written;     /* upto of the last producer checkpoint */
     int failed;                  /* sticky error */
     bool dir_dirty;              /* segments created since the last flush */
     bool flushing;

@@ -93,7 +93,8 @@ static int find_segments(struct st_log *log, bool *clean)
             *clean = true;
         } else if (parse_segment_name(names[i], &base)) {
             struct st_segment *seg;
-            rv = st_segment_new(log->vfs, log->dir, base, &seg);
+            rv = st_segment_new(log->vfs, log->dir, base,
+                                log->conf.index_interval_bytes, &seg);
             if (rv == 0) {
                 rv = st_log_push_segment(log, seg);
                 if (rv != 0) {
@@ -144,6 +145,19 @@ static int recover_segment(struct st_log *log, size_t i, bool clean,
     }
     if (rv != 0) {
         return rv;
+    }
+    if (trusted && i + 1 < log->n_segs) {
+        /* Synced and not active: size and newest timestamp suffice until
+         * a read needs its index (loaded then; KIP-263). */
+        rv = st_segment_peek(seg);
+        if (rv == 0) {
+            seg->next_offset = log->segs[i + 1]->base;
+            seg->synced_size = seg->size;
+            return 0;
+        }
+        if (rv != ST_ECORRUPT && rv != ST_ENOENT) {
+            return rv;
+        }
     }
     if (trusted) {
         rv = st_segment_load_indexes(seg);
@@ -204,6 +218,10 @@ static int rebuild_derived(struct st_log *log, int64_t from, int64_t ps_from)
             return rv;
         }
         uint64_t pos = 0;
+        rv = st_segment_ensure_index(seg);
+        if (rv != 0) {
+            return rv;
+        }
         if (from > seg->base) {
             pos = st_offset_index_lookup(
                 &seg->idx, (uint32_t)(from - seg->base > UINT32_MAX

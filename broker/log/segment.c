@@ -12,7 +12,7 @@
 #define READ_AHEAD (256u << 10)
 
 int st_segment_new(struct st_vfs *vfs, const char *dir, int64_t base,
-                   struct st_segment **out)
+                   uint32_t interval, struct st_segment **out)
 {
     struct st_segment *seg = st_calloc(1, sizeof *seg);
     if (seg == NULL) {
@@ -33,6 +33,8 @@ int st_segment_new(struct st_vfs *vfs, const char *dir, int64_t base,
     }
     snprintf(seg->log_path, len + 4, "%s.log", seg->path);
     seg->vfs = vfs;
+    seg->interval = interval;
+    seg->idx_loaded = true; /* empty and complete until told otherwise */
     seg->base = base;
     seg->next_offset = base;
     seg->max_ts = -1;
@@ -136,6 +138,7 @@ int st_segment_note_batch(struct st_segment *seg, uint32_t interval,
         seg->max_ts = h->max_timestamp;
     }
     seg->next_offset = st_batch_last_offset(h) + 1;
+    seg->last_batch_rel = rel;
     seg->size = pos + total;
     return 0;
 }
@@ -290,8 +293,108 @@ int st_segment_scan(struct st_segment *seg, uint32_t interval, uint64_t pos,
     if (verify && rv == 0) {
         seg->verified_size = seg->size;
     }
+    if (rv == 0) {
+        seg->idx_loaded = true;
+    }
     st_seg_reader_close(&r);
     return rv;
+}
+
+int st_segment_ensure_index(struct st_segment *seg)
+{
+    if (seg->idx_loaded) {
+        return 0;
+    }
+    uint64_t keep_size = seg->size;
+    int64_t keep_next = seg->next_offset, keep_ts = seg->max_ts;
+    int rv = st_segment_load_indexes(seg);
+    if (rv == 0) {
+        seg->idx_loaded = true;
+        return 0;
+    }
+    if (rv != ST_ECORRUPT && rv != ST_ENOENT) {
+        return rv;
+    }
+    uint64_t bad;
+    rv = st_segment_scan(seg, seg->interval, 0, true, &bad);
+    if (rv != 0) {
+        return rv;
+    }
+    if (bad < keep_size) {
+        seg->corrupt_pos = (int64_t)bad;
+        (void)ST_CORRUPT(seg->log_path, bad, "bad batch in a synced segment");
+    }
+    /* The scan stops at damage; the file's extent and the offsets the
+     * next segment starts at still bound this one. */
+    seg->size = keep_size;
+    if (seg->next_offset < keep_next) {
+        seg->next_offset = keep_next;
+    }
+    if (seg->max_ts < keep_ts) {
+        seg->max_ts = keep_ts;
+    }
+    seg->index_written = false; /* the next flush writes the rebuilt ones */
+    return 0;
+}
+
+void st_segment_drop_index(struct st_segment *seg)
+{
+    if (!seg->idx_loaded || !seg->index_written) {
+        return;
+    }
+    st_offset_index_close(&seg->idx);
+    st_time_index_close(&seg->tidx);
+    seg->idx_loaded = false;
+}
+
+int st_segment_peek(struct st_segment *seg)
+{
+    char p[4096];
+    struct st_file *f;
+    uint64_t size, tsize;
+    int rv = st_segment_file(seg, &f);
+    if (rv == 0) {
+        rv = st_vfs_size(f, &size);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    st_segment_path(seg, ".timeindex", p, sizeof p);
+    struct st_file *tf;
+    rv = st_vfs_open(seg->vfs, p, ST_VFS_RDONLY, &tf);
+    if (rv != 0) {
+        return rv;
+    }
+    uint8_t e[ST_TIMEINDEX_ENTRY_BYTES];
+    size_t n = 0;
+    rv = st_vfs_size(tf, &tsize);
+    if (rv == 0 && (tsize == 0 || tsize % ST_TIMEINDEX_ENTRY_BYTES != 0)) {
+        rv = ST_ECORRUPT;
+    }
+    if (rv == 0) {
+        rv = st_vfs_pread(tf, e, sizeof e, tsize - sizeof e, &n);
+    }
+    st_vfs_close(tf);
+    if (rv == 0 && n != sizeof e) {
+        rv = ST_ECORRUPT;
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    seg->size = size;
+    seg->max_ts = (int64_t)st_get_be64(e);
+    seg->verified_size = 0;
+    seg->idx_loaded = false;
+    seg->index_written = true;
+    return 0;
+}
+
+int st_segment_seal(struct st_segment *seg)
+{
+    if (seg->size == 0 || seg->max_ts <= st_time_index_max(&seg->tidx)) {
+        return 0;
+    }
+    return st_time_index_add(&seg->tidx, seg->max_ts, seg->last_batch_rel);
 }
 
 int st_segment_load_indexes(struct st_segment *seg)
@@ -398,7 +501,10 @@ int st_segment_find(struct st_segment *seg, int64_t offset, uint64_t *pos,
                     struct st_batch_header *h, bool *found)
 {
     struct st_file *f;
-    int rv = st_segment_file(seg, &f);
+    int rv = st_segment_ensure_index(seg);
+    if (rv == 0) {
+        rv = st_segment_file(seg, &f);
+    }
     if (rv != 0) {
         return rv;
     }

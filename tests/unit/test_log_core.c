@@ -313,6 +313,9 @@ START_TEST(test_reopen_after_clean_close_keeps_everything)
     reopen();
     ck_assert_int_eq(st_log_end_offset(f.log), end);
     ck_assert_uint_eq(st_log_segment_count(f.log), nseg);
+    /* Old segments' files and indexes wait until a read needs them. */
+    ck_assert_uint_eq(st_log_open_files(f.log), 1);
+    ck_assert_uint_eq(st_log_loaded_indexes(f.log), 1);
     int64_t nb;
     ck_assert_int_eq(tl_scan_all(f.log, 0, &nb), end);
     ck_assert_int_eq(nb, 200);
@@ -554,14 +557,18 @@ START_TEST(test_idle_segment_files_close_and_reopen_on_read)
     ck_assert_int_eq(st_log_flush(f.log), 0);
     size_t nseg = st_log_segment_count(f.log);
     ck_assert_uint_ge(nseg, 3);
-    /* Two sweeps idle_ms apart close every unpinned old segment's file, */
+    /* Two sweeps idle_ms apart close every unpinned old segment's file
+     * (and drop its in-memory index), */
+    ck_assert_uint_eq(st_log_loaded_indexes(f.log), nseg);
     st_log_close_idle(f.log, 1000, 500);
     st_log_close_idle(f.log, 2000, 500);
     ck_assert_uint_eq(st_log_open_files(f.log), 1);
+    ck_assert_uint_eq(st_log_loaded_indexes(f.log), 1);
     /* a read reopens the one it needs, */
     struct st_log_read_result r;
     ck_assert_int_eq(st_log_read(f.log, 0, INT64_MAX, 100, &r), 0);
     ck_assert_uint_eq(st_log_open_files(f.log), 2);
+    ck_assert_uint_eq(st_log_loaded_indexes(f.log), 2);
     /* and a pinned file stays open. */
     st_log_close_idle(f.log, 3000, 500);
     st_log_close_idle(f.log, 4000, 500);
