@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 {
     struct cli_opts o = {0};
     o.argv0 = argv[0];
-    st_diag_set_level(ST_LEVEL_WARN); /* connection chatter stays quiet */
+    st_diag_set_level(ST_LEVEL_ERROR); /* retries and redirects stay quiet */
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i];
