@@ -586,8 +586,7 @@ static void drop_segments_from(struct st_log *log, size_t from)
     while (log->n_segs > from) {
         struct st_segment *seg = log->segs[log->n_segs - 1];
         log->n_segs--;
-        seg->deleted = true;
-        st_segment_release(seg);
+        st_segment_delete(seg);
     }
 }
 

@@ -81,6 +81,12 @@ void st_segment_path(const struct st_segment *seg, const char *ext,
 void st_segment_acquire(struct st_segment *seg);
 /* Runs on: any thread. */
 void st_segment_release(struct st_segment *seg);
+/* Delete a segment that has left the log's list: its .log is renamed to
+ * .log.deleted at once (so a new segment may reuse the name while a read
+ * still pins this one), its indexes unlinked, and the .deleted file
+ * unlinked at the last release. Drops the caller's reference.
+ * Runs on: any thread. */
+void st_segment_delete(struct st_segment *seg);
 
 /* Add index entries for a batch of @total bytes at @pos with header @h,
  * following index_interval_bytes; updates next_offset, size, max_ts. */

@@ -86,7 +86,8 @@ static int find_segments(struct st_log *log, bool *clean)
     *clean = false;
     for (size_t i = 0; i < n && rv == 0; i++) {
         int64_t base;
-        if (has_suffix(names[i], ".tmp") || has_suffix(names[i], ".cleaned")) {
+        if (has_suffix(names[i], ".tmp") || has_suffix(names[i], ".cleaned") ||
+            has_suffix(names[i], ".deleted")) {
             st_log_path(log, names[i], p, sizeof p);
             (void)st_vfs_unlink(log->vfs, p);
         } else if (strcmp(names[i], "clean-shutdown") == 0) {
@@ -390,8 +391,7 @@ int st_log_open(struct st_vfs *vfs, const char *dir,
         drop++;
     }
     for (size_t i = 0; i < drop; i++) {
-        log->segs[i]->deleted = true;
-        st_segment_release(log->segs[i]);
+        st_segment_delete(log->segs[i]);
     }
     st_log_remove_segments(log, 0, drop);
 
@@ -406,8 +406,7 @@ int st_log_open(struct st_vfs *vfs, const char *dir,
                 struct st_segment *s = log->segs[--log->n_segs];
                 ST_WARN("log", "file=%s.log deleted: after a torn write",
                         s->path);
-                s->deleted = true;
-                st_segment_release(s);
+                st_segment_delete(s);
             }
             log->dir_dirty = true;
         }
@@ -420,8 +419,7 @@ int st_log_open(struct st_vfs *vfs, const char *dir,
         st_log_active(log)->next_offset <= start &&
         st_log_active(log)->base < start) {
         struct st_segment *s = log->segs[--log->n_segs];
-        s->deleted = true;
-        st_segment_release(s);
+        st_segment_delete(s);
     }
     if (log->n_segs == 0) {
         rv = st_log_roll(log, start < 0 ? 0 : start, now_ms);

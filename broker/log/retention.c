@@ -99,8 +99,7 @@ void st_log_retention_run(struct st_log_retention_job *job)
         return;
     }
     for (size_t i = 0; i < job->n; i++) {
-        job->segs[i]->deleted = true;
-        st_segment_release(job->segs[i]); /* unlinks unless a read pins it */
+        st_segment_delete(job->segs[i]); /* unlinked at the last release */
         job->segs[i] = NULL;
     }
     job->rv = st_vfs_fsync_dir(job->vfs, job->dir);

@@ -94,6 +94,17 @@ void st_segment_unlink_indexes(struct st_segment *seg)
     seg->index_written = false;
 }
 
+void st_segment_delete(struct st_segment *seg)
+{
+    char from[4096], to[4096];
+    st_segment_path(seg, ".log", from, sizeof from);
+    st_segment_path(seg, ".log.deleted", to, sizeof to);
+    (void)st_vfs_rename(seg->vfs, from, to);
+    st_segment_unlink_indexes(seg);
+    seg->deleted = true;
+    st_segment_release(seg);
+}
+
 void st_segment_release(struct st_segment *seg)
 {
     if (seg == NULL || atomic_fetch_sub(&seg->refs, 1) != 1) {
@@ -102,8 +113,7 @@ void st_segment_release(struct st_segment *seg)
     st_vfs_close(seg->file);
     if (seg->deleted) {
         char p[4096];
-        st_segment_unlink_indexes(seg);
-        st_segment_path(seg, ".log", p, sizeof p);
+        st_segment_path(seg, ".log.deleted", p, sizeof p);
         (void)st_vfs_unlink(seg->vfs, p);
     }
     st_offset_index_close(&seg->idx);

@@ -503,6 +503,20 @@ START_TEST(test_truncate_full_restarts_empty_at_offset)
     for (int i = 0; i < 50; i++) {
         tl_append(f.log, 3, 800, 1);
     }
+    /* Given a read pinning the first segment, a restart at offset 0 reuses
+     * its name; the pinned bytes stay readable and releasing them later
+     * does not delete the new segment. */
+    struct st_log_read_result pin;
+    ck_assert_int_eq(st_log_read(f.log, 0, INT64_MAX, 100, &pin), 0);
+    ck_assert_int_eq(st_log_truncate_full(f.log, 0, 1), 0);
+    ck_assert_int_eq(tl_append(f.log, 1, 1, 1), 0);
+    uint8_t *old = tl_slurp(&pin);
+    struct st_batch_header h;
+    ck_assert_int_eq(st_batch_validate(old, pin.len, 1 << 20, &h), 0);
+    free(old);
+    st_log_read_release(&pin);
+    reopen();
+    ck_assert_int_eq(st_log_end_offset(f.log), 1);
     ck_assert_int_eq(st_log_truncate_full(f.log, 5000, 1), 0);
     ck_assert_int_eq(st_log_start_offset(f.log), 5000);
     ck_assert_int_eq(st_log_end_offset(f.log), 5000);
