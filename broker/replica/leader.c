@@ -93,6 +93,8 @@ int leader_on_fetch(struct st_replica *r,
     struct follower *f;
     int32_t epoch;
     int64_t end;
+    int64_t durable;
+    int i;
 
     out->has_fetch_reply = true;
     rep->to = q->replica_id;
@@ -125,13 +127,32 @@ int leader_on_fetch(struct st_replica *r,
         }
     }
 
-    f = &r->followers[member_index(r, q->replica_id)];
+    rep->max_offset = r->log_end;
+    i = member_index(r, q->replica_id);
+    f = &r->followers[i];
+    if (q->broker_epoch < r->members[i].broker_epoch ||
+        (f->known && q->broker_epoch < f->broker_epoch)) {
+        /* A fetch from an older incarnation (delayed in the network): its
+         * positions describe a log that a restart may have cut (KIP-903).
+         * Serve it, but let it count for nothing. */
+        return 0;
+    }
+    durable = q->durable_end < q->fetch_offset ? q->durable_end
+                                               : q->fetch_offset;
+    if (f->known && q->broker_epoch == f->broker_epoch) {
+        /* Within one incarnation and one leader epoch a validated follower
+         * never truncates, so a smaller position is a reordered fetch. */
+        if (q->fetch_offset < f->fetch_offset) {
+            return 0;
+        }
+        if (durable < f->durable_end) {
+            durable = f->durable_end;
+        }
+    }
     update_caught_up(r, f, q->fetch_offset);
     f->known = true;
     f->broker_epoch = q->broker_epoch;
     f->fetch_offset = q->fetch_offset;
-    f->durable_end = q->durable_end < q->fetch_offset ? q->durable_end
-                                                      : q->fetch_offset;
-    rep->max_offset = r->log_end;
+    f->durable_end = durable;
     return 0;
 }
