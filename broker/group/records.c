@@ -131,6 +131,7 @@ static int key_begin(struct st_group *g, enum rec_type type,
                      struct rec_slot **out)
 {
     struct rec_slot *s = slot_new(g);
+    *out = s;
     if (s == NULL) {
         return ST_ENOMEM;
     }
@@ -151,6 +152,9 @@ static int value_begin(struct st_group *g, struct rec_slot *s, bool tomb)
 
 static void value_end(struct st_group *g, struct rec_slot *s)
 {
+    if (s == NULL) {
+        return; /* key_begin failed; the step reports ST_ENOMEM */
+    }
     s->val_len = s->tombstone ? 0 : g->arena.len - s->val_off;
 }
 

@@ -10,6 +10,7 @@
 #include "broker/group/group.h"
 #include "common/alloc.h"
 #include "common/bytes.h"
+#include "common/err.h"
 #include "test_util.h"
 
 #define TG_PARTS_MAX 256
