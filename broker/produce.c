@@ -217,7 +217,8 @@ static bool produce_one(struct produce *pr, struct entry *e, int32_t acks,
     }
     if (rv != 0) {
         set_error(e, st_broker_error_code(rv), "%s-%d refused the batches: "
-                  "%s", in->topic, in->partition, st_strerror(rv));
+                  "%s", in->topic, in->partition,
+                  rv == ST_EAGAIN ? "a batch is cut short" : st_strerror(rv));
         return false;
     }
     b->stats.produce_records_bytes += in->payload_length;
