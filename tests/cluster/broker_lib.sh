@@ -31,6 +31,10 @@ cleanup() {
         kill -KILL "${PIDS[$k]}" 2>/dev/null
         wait "${PIDS[$k]}" 2>/dev/null
     done
+    if grep -l "Sanitizer\|runtime error:" "$TMP"/*.log 2>/dev/null; then
+        echo "sanitizer reports in the logs above"
+        STATUS=1
+    fi
     if [ "$STATUS" -ne 0 ]; then
         for f in "$TMP"/*.log; do
             [ -f "$f" ] || continue
@@ -41,6 +45,7 @@ cleanup() {
     else
         rm -rf "$TMP"
     fi
+    exit "$STATUS"
 }
 trap cleanup EXIT
 
@@ -167,4 +172,24 @@ cluster_start() {
 leader_of() {
     tcli metadata | awk -v p="partition $1-$2" \
         '$0 ~ "^"p" " {print $4}'
+}
+
+# How many times broker I was unfenced (its log says so once per
+# registration that completed).
+unfenced_count() {
+    grep -c "unfenced by the controller" "$TMP/b$1.log" 2>/dev/null
+}
+
+unfenced_more() {
+    [ "$(unfenced_count "$1")" -gt "$2" ]
+}
+
+# restart_brk I: start broker I again and wait (bounded) until its new
+# incarnation is registered and unfenced (the old one must expire first).
+restart_brk() {
+    local i=$1 n
+    n=$(unfenced_count "$i")
+    start_brk "$i"
+    wait_until $((SESSION_MS / 1000 + 30)) unfenced_more "$i" "$n" ||
+        fail "broker $i not registered and unfenced after restart"
 }

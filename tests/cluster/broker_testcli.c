@@ -1315,6 +1315,7 @@ int main(int argc, char **argv)
     snprintf(key, sizeof key, "%s/client.key", certs);
     struct st_tls_files files = {ca, cert, key};
     st_diag_set_level(ST_LEVEL_WARN);
+    signal(SIGPIPE, SIG_IGN); /* a killed broker must not kill us */
     st_jobq_threads_init();
     base = event_base_new();
     if (st_tls_ctx_new(ST_TLS_CLIENT, &files, false, &tls, err,
