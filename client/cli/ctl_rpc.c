@@ -18,11 +18,14 @@
 #define CALL_TIMEOUT_MS 2000
 #define RETRY_DELAY_MS 50
 
+#define BOOT_MAX 16
+
 struct cli_ctl {
     struct event_base *base;
     struct st_tls_ctx *tls;
-    char boot_host[256];
-    uint16_t boot_port;
+    char boot_host[BOOT_MAX][256]; /* --bootstrap-controller list */
+    uint16_t boot_port[BOOT_MAX];
+    unsigned n_boot, next_boot;
     char host[256];          /* where calls go now */
     uint16_t port;
     struct st_rpc_client *client;
@@ -72,10 +75,24 @@ int cli_ctl_open(const struct cli_opts *o, struct cli_ctl **out, char *err,
         snprintf(err, cap, "out of memory");
         return -1;
     }
-    if (cli_parse_hostport(o->bootstrap_controller, c->boot_host,
-                           sizeof c->boot_host, &c->boot_port) != 0) {
-        snprintf(err, cap, "--bootstrap-controller '%s': expected HOST:PORT",
-                 o->bootstrap_controller);
+    char list[4096];
+    snprintf(list, sizeof list, "%s", o->bootstrap_controller);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (c->n_boot == BOOT_MAX ||
+            cli_parse_hostport(tok, c->boot_host[c->n_boot],
+                               sizeof c->boot_host[0],
+                               &c->boot_port[c->n_boot]) != 0) {
+            snprintf(err, cap, "--bootstrap-controller '%s': expected "
+                     "HOST:PORT[,HOST:PORT...]", o->bootstrap_controller);
+            st_free(c);
+            return -1;
+        }
+        c->n_boot++;
+    }
+    if (c->n_boot == 0) {
+        snprintf(err, cap, "--bootstrap-controller: empty");
         st_free(c);
         return -1;
     }
@@ -90,8 +107,9 @@ int cli_ctl_open(const struct cli_opts *o, struct cli_ctl **out, char *err,
         cli_ctl_close(c);
         return -1;
     }
-    snprintf(c->host, sizeof c->host, "%s", c->boot_host);
-    c->port = c->boot_port;
+    snprintf(c->host, sizeof c->host, "%s", c->boot_host[0]);
+    c->port = c->boot_port[0];
+    c->next_boot = 1 % c->n_boot;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : 15000;
     *out = c;
     return 0;
@@ -222,8 +240,10 @@ int cli_ctl_call(struct cli_ctl *c, uint32_t api, const ProtobufCMessage *req,
             snprintf(err, cap, "%s:%u: %s %s", c->host, c->port,
                      st_strerror(p.status),
                      st_rpc_client_last_error(c->client));
-            /* Transport failure: go back to the bootstrap voter. */
-            move_to(c, c->boot_host, c->boot_port);
+            /* Transport failure: try the next bootstrap voter. */
+            move_to(c, c->boot_host[c->next_boot],
+                    c->boot_port[c->next_boot]);
+            c->next_boot = (c->next_boot + 1) % c->n_boot;
             wait_ms(c, RETRY_DELAY_MS);
             continue;
         }
@@ -234,10 +254,14 @@ int cli_ctl_call(struct cli_ctl *c, uint32_t api, const ProtobufCMessage *req,
             snprintf(err, cap, "%s", p.text);
             if (any != NULL && any->controller != NULL &&
                 any->controller->leader_id >= 0 &&
-                any->controller->host[0] != '\0') {
+                any->controller->host[0] != '\0' &&
+                (strcmp(any->controller->host, c->host) != 0 ||
+                 any->controller->port != c->port)) {
                 move_to(c, any->controller->host,
                         (uint16_t)any->controller->port);
             } else {
+                /* No leader yet, or the leader itself is handing over
+                 * (a transfer in progress refuses writes): wait. */
                 wait_ms(c, RETRY_DELAY_MS);
             }
             if (any != NULL) {

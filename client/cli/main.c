@@ -8,8 +8,9 @@
  *   strata [global options] perf controller-failover [--trials N] ...
  *   strata [global options] perf metadata --topics N ...
  *
- * Global options: --bootstrap-controller HOST:PORT, --ca F, --cert F,
- * --key F (or STRATA_TLS_CA/CERT/KEY), --json, --timeout-ms N.
+ * Global options: --bootstrap-controller HOST:PORT[,HOST:PORT...]
+ * (voters to try), --ca F, --cert F, --key F (or STRATA_TLS_CA/CERT/KEY),
+ * --json, --timeout-ms N.
  * Exit codes: 0 ok, 1 the request failed, 2 usage.
  */
 #include <stdlib.h>
@@ -21,8 +22,9 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: strata [--bootstrap-controller HOST:PORT] [--ca F --cert F "
-        "--key F] [--json] [--timeout-ms N] COMMAND\n"
+        "usage: strata [--bootstrap-controller HOST:PORT[,...]] "
+        "[--ca F --cert F --key F]\n"
+        "              [--json] [--timeout-ms N] COMMAND\n"
         "commands:\n"
         "  quorum describe\n"
         "  topics create NAME --partitions N --replication-factor R "
