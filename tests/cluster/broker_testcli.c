@@ -6,6 +6,7 @@
  *
  *   create-topic NAME PARTITIONS      create (RF 1) and wait for leaders
  *   delete-topic NAME
+ *   alter-topic-config NAME KEY VALUE
  *   metadata                          print brokers and partition leaders
  *   produce TOPIC [--count N] [--size B] [--acks A] [--batch K]
  *           [--inflight W] [--ack-file F]
@@ -321,6 +322,38 @@ static int delete_topic(const char *name)
     }
     wait_close(&w);
     printf("deleted %s\n", name);
+    return 0;
+}
+
+static int alter_topic_config(const char *topic, const char *key,
+                              const char *value)
+{
+    Strata__Ctl__ConfigAlteration ca = STRATA__CTL__CONFIG_ALTERATION__INIT;
+    Strata__Ctl__ConfigAlteration *cas[1] = {&ca};
+    ca.key = (char *)key;
+    ca.value = (char *)value;
+    Strata__Ctl__AlterConfigsRequest m =
+        STRATA__CTL__ALTER_CONFIGS_REQUEST__INIT;
+    m.resource = STRATA__CTL__RESOURCE_TYPE__RESOURCE_TOPIC;
+    m.name = (char *)topic;
+    m.configs = cas;
+    m.n_configs = 1;
+    struct wait w;
+    int rv = call(conns[0].c, STRATA__CLIENT__API__ALTER_CONFIGS, &m.base,
+                  (struct st_bytes){NULL, 0}, 20000, &w);
+    if (rv != 0 || w.error != 0) {
+        die("alter-config: %s %d %s", st_strerror(rv), w.error, w.msg);
+    }
+    Strata__Ctl__AlterConfigsResponse *r =
+        strata__ctl__alter_configs_response__unpack(NULL, w.body.len,
+                                                    w.body.base);
+    if (r == NULL || (r->error != NULL && r->error->error != 0)) {
+        die("alter-config refused: %s", r && r->error ? r->error->message
+                                                       : "no answer");
+    }
+    strata__ctl__alter_configs_response__free_unpacked(r, NULL);
+    wait_close(&w);
+    printf("altered %s %s=%s\n", topic, key, value);
     return 0;
 }
 
@@ -1343,6 +1376,8 @@ int main(int argc, char **argv)
         rv = create_topic(pos[0], atoi(pos[1]));
     } else if (strcmp(cmd, "delete-topic") == 0 && n_pos == 1) {
         rv = delete_topic(pos[0]);
+    } else if (strcmp(cmd, "alter-topic-config") == 0 && n_pos == 3) {
+        rv = alter_topic_config(pos[0], pos[1], pos[2]);
     } else if (strcmp(cmd, "metadata") == 0) {
         rv = print_metadata();
     } else if ((strcmp(cmd, "produce") == 0 ||
