@@ -72,8 +72,8 @@ static int readable(const char *key, const char *path, char *err,
 static int check_rules(const struct st_conf *c, char *err, size_t cap)
 {
     int64_t id = st_conf_int(c, "node.id");
-    const struct st_endpoints *v = st_conf_endpoints(c,
-                                                     "controller.quorum.voters");
+    const struct st_endpoints *v =
+        st_conf_endpoints(c, "controller.quorum.voters");
     bool found = false;
     for (size_t i = 0; i < v->n; i++) {
         found = found || v->v[i].id == id;
@@ -267,7 +267,8 @@ int st_ctl_format(const char *dir, const char *cluster_id, int32_t node_id,
 }
 
 int st_ctl_stamp_read(const char *dir, int32_t node_id,
-                      const char *cluster_id, struct st_ctl_stamp *out, char *err, size_t cap)
+                      const char *cluster_id, struct st_ctl_stamp *out,
+                      char *err, size_t cap)
 {
     char why[512];
     int rv = stamp_load(dir, out, why, sizeof why);

@@ -211,8 +211,8 @@ static int run(struct proc *p, const char *cluster_id)
         fprintf(stderr, "strata-controller: service: %s\n", st_strerror(rv));
         goto out;
     }
-    const struct st_endpoints *v = st_conf_endpoints(c,
-                                                     "controller.quorum.voters");
+    const struct st_endpoints *v =
+        st_conf_endpoints(c, "controller.quorum.voters");
     struct st_raft_peer_addr voters[RAFT_VOTERS_MAX];
     for (size_t i = 0; i < v->n; i++) {
         voters[i].id = (raft_id)v->v[i].id;

@@ -229,9 +229,9 @@ static void ap_done(struct st_ctl_service *s, struct waiter *w, int error,
         error ? NULL : st_meta_partition_find(s->applied, c->topic_id,
                                               c->partition);
     if (p == NULL) {
-        reply_err(s, w->reply, error ? error
-                                     : STRATA__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION,
-                  error ? msg : "the partition is gone");
+        int code = error ? error
+                         : STRATA__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION;
+        reply_err(s, w->reply, code, error ? msg : "the partition is gone");
         return;
     }
     Strata__Ctl__AlterPartitionResponse resp =
@@ -391,8 +391,8 @@ static bool fetch_answer(struct st_ctl_service *s, struct st_rpc_reply *reply,
         return true;
     }
     size_t n = 0, bytes = 0;
-    for (raft_index i = from; i <= applied && n < cap && bytes < FETCH_BYTES_MAX;
-         i++) {
+    for (raft_index i = from;
+         i <= applied && n < cap && bytes < FETCH_BYTES_MAX; i++) {
         const struct raft_entry *e = raft_entry_at(r, i);
         if (e == NULL) {
             break;

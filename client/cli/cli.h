@@ -24,6 +24,7 @@ struct cli_opts {
 int cmd_quorum(const struct cli_opts *o, int argc, char **argv);
 int cmd_topics(const struct cli_opts *o, int argc, char **argv);
 int cmd_brokers(const struct cli_opts *o, int argc, char **argv);
+int cmd_configs(const struct cli_opts *o, int argc, char **argv);
 int cmd_perf(const struct cli_opts *o, int argc, char **argv);
 /* perf tools (perf_failover.c, perf_metadata.c), dispatched by cmd_perf. */
 int perf_failover(const struct cli_opts *o, int argc, char **argv);

@@ -4,6 +4,7 @@
  *   strata [global options] topics create NAME --partitions N
  *                                  --replication-factor R [--config k=v]...
  *   strata [global options] topics list | describe NAME | delete NAME
+ *   strata [global options] configs describe|alter --cluster|--topic N ...
  *   strata [global options] brokers register --id N [--host H --port P]
  *   strata [global options] perf controller-failover [--trials N] ...
  *   strata [global options] perf metadata --topics N ...
@@ -32,6 +33,9 @@ static void usage(FILE *out)
         "  topics list\n"
         "  topics describe NAME\n"
         "  topics delete NAME\n"
+        "  configs describe --cluster | --topic NAME | --broker ID\n"
+        "  configs alter --cluster | --topic NAME | --broker ID "
+        "[--set k=v]... [--delete k]...\n"
         "  brokers register --id N [--host H] [--port P] [--rack R]\n"
         "      (a placeholder broker for tests before strata-broker exists)\n"
         "  perf controller-failover [--trials N] [--controller-bin PATH] "
@@ -115,6 +119,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(group, "topics") == 0) {
         return cmd_topics(&o, sub_argc, sub_argv);
+    }
+    if (strcmp(group, "configs") == 0) {
+        return cmd_configs(&o, sub_argc, sub_argv);
     }
     if (strcmp(group, "brokers") == 0) {
         return cmd_brokers(&o, sub_argc, sub_argv);

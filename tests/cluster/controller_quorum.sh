@@ -9,6 +9,8 @@
 #  2. topics created through voter 1 (redirected to the leader) are listed
 #     by every voter once committed: followers answer list/describe from
 #     their own applied state, so we poll each voter until it has them.
+#     A topic config altered through a follower is seen by every voter; a
+#     bad value is refused naming the key.
 #  3. kill -9 of the leader: a new leader is elected, every topic is there
 #     and a new topic can be created.
 #  4. the killed voter, restarted, catches up.
@@ -188,6 +190,19 @@ done
 cli --bootstrap-controller "127.0.0.1:$P2" topics describe alpha |
     grep -q "partitions 3" || fail "describe alpha"
 log "ok: topics listed by every voter"
+cli --bootstrap-controller "127.0.0.1:$P2" configs alter --topic alpha \
+    --set retention.ms=3600000 >/dev/null || fail "configs alter alpha"
+has_config() {
+    cli --bootstrap-controller "127.0.0.1:$1" --timeout-ms 1000 configs \
+        describe --topic alpha 2>/dev/null | grep -q "retention.ms *3600000"
+}
+for i in 1 2 3; do
+    wait_until 10 has_config "${PORT[$i]}" || fail "voter $i lacks the config"
+done
+out=$(cli --bootstrap-controller "127.0.0.1:$P3" configs alter --topic alpha \
+    --set retention.ms=soon 2>&1) && fail "a bad config value was accepted"
+echo "$out" | grep -q "retention.ms" || fail "bad config message: $out"
+log "ok: topic config altered through a follower, seen by every voter"
 
 # ---- 3. kill -9 of the leader ----
 kill9 "v$LEADER"
