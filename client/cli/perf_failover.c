@@ -19,6 +19,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +82,25 @@ static pid_t spawn(struct fo *f, struct voter *v)
     return pid;
 }
 
+/* A port the kernel considers free on 127.0.0.1 now (bound to 0, read
+ * back, released). */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
 static int setup(struct fo *f, const char *gen_certs)
 {
     char cmd[PATH_MAX * 3];
@@ -88,11 +110,14 @@ static int setup(struct fo *f, const char *gen_certs)
         fprintf(stderr, "strata: perf: %s failed\n", gen_certs);
         return -1;
     }
-    uint16_t base = (uint16_t)(20000 + (getpid() * 7) % 20000);
     char voters[256] = "";
     for (int i = 0; i < VOTERS; i++) {
         f->v[i].id = i + 1;
-        f->v[i].port = (uint16_t)(base + i);
+        f->v[i].port = free_port();
+        if (f->v[i].port == 0) {
+            fprintf(stderr, "strata: perf: no free port\n");
+            return -1;
+        }
         char one[64];
         snprintf(one, sizeof one, "%s%d@127.0.0.1:%u", i ? "," : "", i + 1,
                  f->v[i].port);
@@ -148,6 +173,19 @@ static void stop_all(struct fo *f)
             f->v[i].pid = 0;
         }
     }
+}
+
+/* Interrupted (Ctrl-C): stop exactly the voters we started, then exit. */
+static struct fo *running_fo;
+
+static void on_interrupt(int sig)
+{
+    for (int i = 0; running_fo != NULL && i < VOTERS; i++) {
+        if (running_fo->v[i].pid > 0) {
+            kill(running_fo->v[i].pid, SIGKILL);
+        }
+    }
+    _exit(128 + sig);
 }
 
 /* ---- asynchronous probes ---- */
@@ -356,6 +394,9 @@ int perf_failover(const struct cli_opts *o, int argc, char **argv)
     }
     int code = 1;
     uint64_t times[TRIALS_MAX];
+    running_fo = &f;
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
     int done = 0;
     if (setup(&f, gen_certs) != 0) {
         goto out;
