@@ -148,8 +148,11 @@ static int prepare(struct st_log *log, uint8_t *buf, size_t len,
     out->base_offset = -1;
     while (at < len) {
         struct st_batch_header h;
-        int rv = st_batch_validate(buf + at, len - at,
-                                   log->conf.max_message_bytes, &h);
+        /* A follower takes what its leader accepted, whatever its own
+         * limit says (configs may differ for a moment). */
+        size_t max = mode == ST_LOG_APPEND_LEADER ? log->conf.max_message_bytes
+                                                  : ST_LOG_SCAN_MAX_BATCH;
+        int rv = st_batch_validate(buf + at, len - at, max, &h);
         if (rv != 0) {
             return rv;
         }
@@ -625,6 +628,14 @@ int st_log_truncate_to(struct st_log *log, int64_t offset)
                                                       : offset;
     if (new_end < log->start_offset) {
         new_end = log->start_offset;
+    }
+    /* Cutting fsyncs the cut segment, which would make its unsynced
+     * appends durable before those of earlier segments: a crash could then
+     * leave a hole. Flush everything first, in order (power-loss seed
+     * 73361). */
+    rv = st_log_flush(log);
+    if (rv != 0) {
+        return rv;
     }
     rv = write_recovery_point(log, seg->base);
     if (rv != 0) {

@@ -22,6 +22,9 @@
  * (owner) triples so the owner never waits on a disk flush; flusher.h drives
  * them from a libevent loop with worker threads. The begin/run/done
  * functions take the same job object; one job of each kind at a time.
+ * A flush run fsyncs files the owner keeps appending to: fine for the
+ * posix vfs (stateless handles over pwrite/fdatasync) and the locked mem
+ * vfs.
  *
  * Errors are ST_E* values (common/err.h). A failed write or fsync is sticky:
  * the log refuses further appends with that error until it is reopened,
@@ -56,7 +59,10 @@ enum {
  * defaults shown. */
 struct st_log_config {
     uint64_t segment_bytes;         /* segment.bytes: 1 GiB */
-    int64_t segment_ms;             /* segment.ms: 7 days; <= 0 never */
+    int64_t segment_ms;             /* segment.ms: 7 days; <= 0 never.
+                                     * Counted from the segment's creation,
+                                     * or from the last open for the
+                                     * active one. */
     uint32_t index_interval_bytes;  /* index.interval.bytes: 4096 */
     int64_t retention_ms;           /* retention.ms: 7 days; < 0 forever */
     int64_t retention_bytes;        /* retention.bytes: -1 (no limit) */
@@ -169,8 +175,12 @@ struct st_log_read_result {
  * returned may start before @offset (batches are not split). The range
  * never crosses a segment end: call again at next_offset.
  * Errors: ST_ERANGE when @offset is below the log start or past the log end
- * (*earliest_offset / *latest: see st_log_start_offset, st_log_end_offset),
- * ST_ECORRUPT (damaged bytes; logged with file and position), ST_EIO.
+ * (answer "offset out of range" with st_log_start_offset() /
+ * st_log_end_offset()), ST_ECORRUPT (damaged bytes; logged with file and
+ * position, never served), ST_EIO.
+ * A later st_log_truncate_to() may cut the bytes of a range still held
+ * (the file shrinks under it, as in Kafka); retention, compaction and
+ * full truncation never do (they replace or rename files instead).
  * Ownership: on success *out must be released. */
 int st_log_read(struct st_log *log, int64_t offset, int64_t max_offset,
                 size_t max_bytes, struct st_log_read_result *out);
