@@ -9,26 +9,49 @@
  * fetch carried the broker epoch the metadata log has (KIP-903: a broker
  * that restarted, maybe without its unflushed tail, cannot rejoin under its
  * old incarnation). The request names the partition epoch it is based on;
- * the controller refuses a stale one. One request in flight; until it is
- * answered the HW counts the union of both ISRs (hw.c). */
+ * the controller refuses a stale one. One request in flight; until the
+ * outcome is known the HW counts the union of both ISRs (hw.c). */
 #include <string.h>
 
 #include "broker/replica/replica_int.h"
 
+/* The maximal ISR is the committed one plus every member we proposed on
+ * the current partition epoch. A proposal is settled only when the
+ * partition epoch moves (our alter accepted, or newer metadata), or when
+ * the single copy we sent was refused outright. A timed-out request is not
+ * settled: the controller may have applied it (sim seed 1229: the HW
+ * counted the leader alone while the controller's ISR held a lagging
+ * follower, which it then elected). */
 bool isr_in_maximal(const struct st_replica *r, int32_t id)
 {
     if (isr_contains(r->isr, r->n_isr, id)) {
         return true;
     }
-    if (!r->alter_inflight) {
-        return false;
+    return r->pending_base == r->partition_epoch &&
+           isr_contains(r->pending_isr, r->n_pending_isr, id);
+}
+
+static void pending_add(struct st_replica *r,
+                        const struct st_replica_alter_request *a)
+{
+    if (r->pending_base != a->partition_epoch) {
+        r->pending_base = a->partition_epoch;
+        r->n_pending_isr = 0;
+        r->pending_copies = 0;
     }
-    for (unsigned i = 0; i < r->alter.n_isr; i++) {
-        if (r->alter.isr[i].id == id) {
-            return true;
+    for (unsigned i = 0; i < a->n_isr; i++) {
+        if (!isr_contains(r->pending_isr, r->n_pending_isr, a->isr[i].id)) {
+            r->pending_isr[r->n_pending_isr++] = a->isr[i].id;
         }
     }
-    return false;
+    r->pending_copies++;
+}
+
+void isr_pending_clear(struct st_replica *r)
+{
+    r->n_pending_isr = 0;
+    r->pending_copies = 0;
+    r->pending_base = -1;
 }
 
 static bool lagging(const struct st_replica *r, const struct follower *f)
@@ -108,6 +131,7 @@ void isr_maybe_alter(struct st_replica *r, struct st_replica_update *out)
     a->partition_epoch = r->partition_epoch;
     r->alter_inflight = true;
     r->alter_sent_ms = r->now_ms;
+    pending_add(r, a);
     out->has_alter = true;
     out->alter = *a;
     replica_trace(r, "alter isr from=%u to=%u partition_epoch=%d", r->n_isr,
@@ -141,6 +165,11 @@ void isr_on_result(struct st_replica *r,
         r->alter_sent_ms = r->now_ms;
         break;
     default:
+        /* Refused while based on the current epoch: if it was the only
+         * copy, nothing of it can still apply. */
+        if (r->pending_copies == 1) {
+            isr_pending_clear(r);
+        }
         r->alter_retry_ms = r->now_ms + r->cfg.alter_backoff_ms;
         break;
     }

@@ -22,6 +22,7 @@ void leader_become(struct st_replica *r)
     r->alter_inflight = false;
     r->alter_wait_metadata = false;
     r->alter_retry_ms = 0;
+    isr_pending_clear(r);
     /* Our epoch starts at our log end (Kafka assigns it at makeLeader). */
     (void)epochs_assign(r, r->leader_epoch, r->log_end);
     r->epoch_start_offset = r->log_end;

@@ -98,6 +98,7 @@ int st_replica_new(const struct st_replica_config *cfg,
     r->leader = -1;
     r->leader_epoch = -1;
     r->partition_epoch = -1;
+    r->pending_base = -1;
     r->log_start = log->log_start;
     r->log_end = log->log_end;
     r->durable_end = log->durable_end;

@@ -24,9 +24,11 @@
  *   a leader. A follower's HW = min(leader's HW, own log end).
  * - A new leader forgets every follower position: a follower counts towards
  *   the HW only after a fetch validated in the new leader epoch.
- * - While an AlterPartition is in flight the HW is computed over the union
- *   of the committed and the proposed ISR (KIP-497's "maximal ISR"), so a
- *   shrink takes effect only once the controller has committed it.
+ * - Until the outcome of an AlterPartition is known (accepted, or the
+ *   partition epoch it was based on superseded) the HW is computed over
+ *   the union of the committed and every proposed ISR (KIP-497's "maximal
+ *   ISR"), so a shrink takes effect only once the controller committed it
+ *   and a timed-out expansion still counts its new members.
  * - ISR shrink: a member whose fetch has not reached the leader's log end
  *   within replica_lag_time_max_ms (Kafka's last-caught-up-time rule).
  *   ISR expand: a replica whose end (durable end with durable_hw) reached

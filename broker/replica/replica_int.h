@@ -51,6 +51,13 @@ struct st_replica {
     uint64_t alter_sent_ms;
     uint64_t alter_retry_ms;   /* no new alter before this */
     struct st_replica_alter_request alter;
+    /* Every member proposed in an alter based on partition epoch
+     * pending_base, until that epoch is superseded: any copy may still be
+     * applied by the controller, so all of them count in the HW. */
+    int32_t pending_isr[ST_REPLICA_MAX];
+    unsigned n_pending_isr;
+    int32_t pending_base;
+    unsigned pending_copies;  /* requests sent on pending_base */
 
     /* Leader: acks=all produces waiting for the HW. */
     struct pending_ack *pending; /* owned, ascending end_offset */
@@ -111,6 +118,7 @@ void isr_maybe_alter(struct st_replica *r, struct st_replica_update *out);
 void isr_on_result(struct st_replica *r,
                    const struct st_replica_alter_result *res);
 bool isr_in_maximal(const struct st_replica *r, int32_t id);
+void isr_pending_clear(struct st_replica *r);
 uint64_t isr_next_check_ms(const struct st_replica *r);
 
 #endif

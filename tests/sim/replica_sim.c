@@ -126,6 +126,7 @@ struct rsim {
     uint64_t next_slow;
     uint64_t next_allpower;
     bool healed;
+    int prefer;
     uint64_t probe_value;
     bool probe_acked;
     uint64_t acked;
@@ -731,6 +732,11 @@ static int pick_leader(struct rsim *s)
             cand[n++] = s->c.isr[i];
         }
     }
+    for (unsigned i = 0; i < n; i++) {
+        if (cand[i] == s->prefer) {
+            return s->prefer;
+        }
+    }
     return n == 0 ? -1 : cand[rr(s, 0, n - 1)];
 }
 
@@ -1234,6 +1240,77 @@ uint64_t rsim_elections(const struct rsim *s) { return s->elections; }
 uint64_t rsim_truncations(const struct rsim *s) { return s->truncations; }
 uint64_t rsim_crashes(const struct rsim *s) { return s->crashes; }
 uint64_t rsim_isr_changes(const struct rsim *s) { return s->isr_changes; }
+
+int rsim_leader(const struct rsim *s)
+{
+    int best = 0;
+
+    for (int b = 1; b <= NB; b++) {
+        const struct bnode *x = &s->nodes[b];
+        if (x->alive && st_replica_role(x->core) == ST_REPLICA_LEADER &&
+            (best == 0 || st_replica_leader_epoch(x->core) >
+                              st_replica_leader_epoch(s->nodes[best].core))) {
+            best = b;
+        }
+    }
+    return best;
+}
+
+void rsim_prefer_leader(struct rsim *s, int id)
+{
+    s->prefer = id;
+}
+
+void rsim_isolate(struct rsim *s, int id)
+{
+    for (int y = 0; y < NN; y++) {
+        s->cut[id][y] = s->cut[y][id] = y != id;
+    }
+    trace(s, "node %d isolated", id);
+}
+
+void rsim_cut_link(struct rsim *s, int a, int b)
+{
+    s->cut[a][b] = s->cut[b][a] = true;
+    trace(s, "link %d-%d cut", a, b);
+}
+
+void rsim_reconnect(struct rsim *s)
+{
+    memset(s->cut, 0, sizeof s->cut);
+    s->part_heal_at = 0;
+    trace(s, "reconnected");
+}
+
+uint64_t rsim_produce(struct rsim *s, int id, bool acks_all)
+{
+    struct bnode *n = &s->nodes[id];
+
+    if (!n->alive || st_replica_role(n->core) != ST_REPLICA_LEADER) {
+        return 0;
+    }
+    return produce_on(s, n, acks_all);
+}
+
+void rsim_crash(struct rsim *s, int id, bool power_loss, uint64_t down_ms)
+{
+    if (s->nodes[id].alive) {
+        node_crash(s, &s->nodes[id], power_loss);
+        s->nodes[id].restart_at = s->now + down_ms;
+    }
+}
+
+bool rsim_log_has(const struct rsim *s, int id, uint64_t value)
+{
+    const struct slog *l = &s->nodes[id].log;
+
+    for (int64_t i = 0; i < l->len; i++) {
+        if (l->r[i].value == value) {
+            return true;
+        }
+    }
+    return false;
+}
 
 bool rsim_fault_scenario(uint64_t seed, bool trace_on, char *why,
                          size_t why_len)

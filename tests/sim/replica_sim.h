@@ -76,6 +76,25 @@ uint64_t rsim_truncations(const struct rsim *s); /* follower truncations */
 uint64_t rsim_crashes(const struct rsim *s);
 uint64_t rsim_isr_changes(const struct rsim *s);
 
+/* Direct control for scripted scenarios (ids 1..3; 0 is the controller). */
+/* The broker whose core leads with the highest leader epoch; 0: none. */
+int rsim_leader(const struct rsim *s);
+/* Elections pick @id when it is a candidate (0: random, the default). */
+void rsim_prefer_leader(struct rsim *s, int id);
+/* Cut @id off from every other node, or one link; rsim_reconnect() heals
+ * every cut. */
+void rsim_isolate(struct rsim *s, int id);
+void rsim_cut_link(struct rsim *s, int a, int b);
+void rsim_reconnect(struct rsim *s);
+/* Produce one record on broker @id if it leads; returns its value (0 when
+ * refused). acks=all records are checked once acknowledged. */
+uint64_t rsim_produce(struct rsim *s, int id, bool acks_all);
+/* Crash broker @id (losing unsynced records with @power_loss); it restarts
+ * after @down_ms. */
+void rsim_crash(struct rsim *s, int id, bool power_loss, uint64_t down_ms);
+/* Whether broker @id's log holds @value. */
+bool rsim_log_has(const struct rsim *s, int id, uint64_t value);
+
 /* One run of the standard fault scenario for @seed: faults for a while,
  * then heal and converge. On failure writes the reason into @why. */
 bool rsim_fault_scenario(uint64_t seed, bool trace, char *why, size_t why_len);

@@ -64,6 +64,134 @@ START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
 }
 END_TEST
 
+/* Seeds outside 0..999 that once found a bug; each names its fix. */
+static const uint64_t regression_seeds[] = {
+    1229, /* HW counted the committed ISR only after an alter timed out */
+};
+
+START_TEST(test_regression_seeds_keep_passing)
+{
+    char why[800];
+    size_t n = sizeof regression_seeds / sizeof regression_seeds[0];
+
+    for (size_t i = 0; i < n; i++) {
+        bool ok = rsim_fault_scenario(regression_seeds[i], tracing(), why,
+                                      sizeof why);
+        ck_assert_msg(ok, REPLAY_FMT, why, regression_seeds[i], self_path());
+    }
+}
+END_TEST
+
+/* ---- scripted divergence ---- */
+
+static struct rsim *steady_cluster(uint64_t seed)
+{
+    struct rsim_opts o = {.seed = seed, .durable_hw = true, .min_insync = 2,
+                          .trace = tracing()};
+    struct rsim *s;
+
+    ck_assert_int_eq(rsim_new(&o, &s), 0);
+    ck_assert_msg(rsim_run_for(s, 1000, 3), "%s", rsim_failure(s));
+    ck_assert_uint_gt(rsim_acked(s), 0);
+    ck_assert_int_ne(rsim_leader(s), 0);
+    return s;
+}
+
+/* Step 1 ms at a time until broker @id leads (bounded). */
+static void run_until_leader(struct rsim *s, int id)
+{
+    for (int i = 0; i < 3000 && rsim_leader(s) != id; i++) {
+        ck_assert_msg(rsim_run_for(s, 1, 0), "%s", rsim_failure(s));
+    }
+    ck_assert_int_eq(rsim_leader(s), id);
+}
+
+static void heal_and_converge(struct rsim *s)
+{
+    rsim_reconnect(s);
+    rsim_heal(s);
+    ck_assert_msg(rsim_converge_within(s, 10000), "%s", rsim_failure(s));
+}
+
+START_TEST(test_old_leader_truncates_its_acks1_suffix_and_converges)
+{
+    /* Given a leader cut off from everyone that takes 20 acks=1 writes no
+     * follower has, */
+    struct rsim *s = steady_cluster(11);
+    int old = rsim_leader(s);
+    uint64_t lost[20];
+    rsim_isolate(s, old);
+    for (int i = 0; i < 20; i++) {
+        lost[i] = rsim_produce(s, old, false);
+        ck_assert_uint_ne(lost[i], 0);
+    }
+    /* when the controller fences it, a new leader takes other writes, */
+    int next = old % 3 + 1;
+    rsim_prefer_leader(s, next);
+    run_until_leader(s, next);
+    for (int i = 0; i < 50; i++) {
+        rsim_produce(s, next, true);
+        ck_assert_msg(rsim_run_for(s, 2, 0), "%s", rsim_failure(s));
+    }
+    /* and the old leader dies and comes back, */
+    rsim_crash(s, old, false, 200);
+    heal_and_converge(s);
+    /* it truncated its divergent suffix and all logs are equal: the acks=1
+     * records are gone everywhere, no acked record was lost. */
+    ck_assert_uint_ge(rsim_truncations(s), 1);
+    for (int b = 1; b <= 3; b++) {
+        for (int i = 0; i < 20; i++) {
+            ck_assert(!rsim_log_has(s, b, lost[i]));
+        }
+    }
+    rsim_free(s);
+}
+END_TEST
+
+START_TEST(test_follower_truncates_to_its_own_epoch_end_kip279)
+{
+    /* Given leader L whose last 5 acks=1 records reached G but not F, */
+    struct rsim *s = steady_cluster(12);
+    int l = rsim_leader(s), f = l % 3 + 1, g = f % 3 + 1;
+    uint64_t kept[5], gone[3];
+    rsim_cut_link(s, l, f);
+    for (int i = 0; i < 5; i++) {
+        kept[i] = rsim_produce(s, l, false);
+        ck_assert_uint_ne(kept[i], 0);
+        ck_assert(rsim_run_for(s, 5, 0));
+    }
+    ck_assert(rsim_run_for(s, 30, 0));
+    ck_assert(rsim_log_has(s, g, kept[4]) && !rsim_log_has(s, f, kept[0]));
+    /* when F leads the next epoch without them, writes 3 records of its
+     * own that G never sees, and dies, */
+    rsim_prefer_leader(s, f);
+    rsim_isolate(s, l);
+    rsim_cut_link(s, f, g);
+    run_until_leader(s, f);
+    for (int i = 0; i < 3; i++) {
+        gone[i] = rsim_produce(s, f, false);
+        ck_assert_uint_ne(gone[i], 0);
+    }
+    rsim_prefer_leader(s, g);
+    rsim_crash(s, f, false, 800);
+    /* and G, which has no record of F's epoch, leads the one after, */
+    run_until_leader(s, g);
+    heal_and_converge(s);
+    /* F truncated to the end of its own older epoch (not to G's end of
+     * it, KIP-279) and every log holds G's records, none of F's. */
+    ck_assert_uint_ge(rsim_truncations(s), 1);
+    for (int b = 1; b <= 3; b++) {
+        for (int i = 0; i < 5; i++) {
+            ck_assert(rsim_log_has(s, b, kept[i]));
+        }
+        for (int i = 0; i < 3; i++) {
+            ck_assert(!rsim_log_has(s, b, gone[i]));
+        }
+    }
+    rsim_free(s);
+}
+END_TEST
+
 /* ---- the durable-HW rule matters ---- */
 
 /* One run where every broker loses power at once, repeatedly, while
@@ -138,6 +266,10 @@ Suite *test_suite(void)
     if (st_test_seed_override() < 0) {
         tc = tcase_create("mechanisms");
         tcase_set_timeout(tc, 0);
+        tcase_add_test(tc, test_regression_seeds_keep_passing);
+        tcase_add_test(tc,
+                       test_old_leader_truncates_its_acks1_suffix_and_converges);
+        tcase_add_test(tc, test_follower_truncates_to_its_own_epoch_end_kip279);
         tcase_add_test(
             tc, test_page_cache_hw_loses_acked_records_on_total_power_loss);
         tcase_add_test(tc,

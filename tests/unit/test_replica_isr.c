@@ -200,6 +200,30 @@ START_TEST(test_unanswered_alter_is_resent_after_the_timeout)
 }
 END_TEST
 
+START_TEST(test_timed_out_expansion_still_counts_its_members_in_the_hw)
+{
+    /* Given ISR {1,2} at HW 10 and an expansion to {1,2,3} sent, */
+    leader_with_10(isr12, 2);
+    rt_fetch(&t, 2, 1, 1, 10, 1, 10);
+    rt_fetch(&t, 3, 1, 1, 10, 1, 10);
+    ck_assert(rt_alter_is(&t, all3, 3));
+    /* when it times out unanswered (the controller may have applied it)
+     * and 5 more records reach follower 2 but not 3, */
+    rt_append(&t, 5, 1, 15);
+    for (int i = 0; i < 6; i++) {
+        rt_tick(&t, 900);
+        rt_fetch(&t, 2, 1, 1, 15, 1, 15);
+        rt_fetch(&t, 3, 1, 1, 10, 1, 10);
+    }
+    ck_assert(!st_replica_alter_inflight(t.r));
+    /* the HW still waits for 3 (sim seed 1229), */
+    ck_assert_int_eq(st_replica_hw(t.r), 10);
+    /* until the metadata log settles the ISR without it. */
+    rt_partition(&t, 1, 1, 2, isr12, 2);
+    ck_assert_int_eq(t.u.hw_offset, 15);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("replica_isr");
@@ -217,6 +241,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_only_one_alter_is_in_flight);
     tcase_add_test(tc, test_stale_refusal_waits_for_newer_metadata);
     tcase_add_test(tc, test_unanswered_alter_is_resent_after_the_timeout);
+    tcase_add_test(tc,
+                   test_timed_out_expansion_still_counts_its_members_in_the_hw);
     suite_add_tcase(s, tc);
     return s;
 }
