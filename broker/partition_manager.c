@@ -108,7 +108,7 @@ static void id_hex(const uint8_t *id, char out[33])
 /* The topic id recorded in @dir: 0, ST_ENOENT (none), ST_ECORRUPT. */
 static int dir_topic_id(struct st_vfs *vfs, const char *dir, char out[33])
 {
-    char path[4096];
+    char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, PART_META_FILE);
     uint8_t *buf;
     size_t len;

@@ -769,7 +769,8 @@ static int32_t produce_raw(const char *topic, int32_t part,
 {
     struct topic t;
     struct st_rpc_client *c = conns[0].c;
-    if (load_topic(topic, &t) == 0 && part >= 0 && part < t.n_parts) {
+    if (load_topic(topic, &t) == 0 && part >= 0 && part < t.n_parts &&
+        part < MAX_PARTS) {
         c = leader_client(t.leader[part]);
     }
     Strata__Client__ProducePartition pp =
