@@ -42,8 +42,45 @@ grep -q "error=0 " "$TMP/register.out" &&
     fail "a stale incarnation was accepted"
 log "ok: registration with broker $W's previous incarnation refused"
 
+# A zombie: broker W paused while a new process takes its node id; when
+# the old one resumes, its heartbeats are stale and its re-registration is
+# refused as a retired incarnation, so it stops with exit 3.
+read -r ZPORT <<<"$(free_ports 1)"
+sed -e "s#^listeners=.*#listeners=127.0.0.1:$ZPORT#" \
+    -e "s#^log.dirs=.*#log.dirs=$TMP/b${W}z#" \
+    "$TMP/b$W.properties" >"$TMP/z.properties"
+"$BRK_BIN" format --config "$TMP/z.properties" --cluster-id brokertest \
+    >/dev/null || fail "format z"
+kill -STOP "${PIDS[b$W]}"
+"$BRK_BIN" --config "$TMP/z.properties" >>"$TMP/z.log" 2>&1 &
+PIDS[z]=$!
+zreg() { grep -q "unfenced by the controller" "$TMP/z.log"; }
+wait_until $((SESSION_MS / 1000 + 30)) zreg ||
+    fail "the new process for node $W never registered"
+ZOMBIE=${PIDS[b$W]}
+kill -CONT "$ZOMBIE"
+RC=0
+for _ in $(seq 1 300); do
+    kill -0 "$ZOMBIE" 2>/dev/null || break
+    sleep 0.1
+done
+wait "$ZOMBIE" || RC=$?
+unset "PIDS[b$W]"
+[ "$RC" -eq 3 ] || fail "the stale broker process exited $RC, want 3"
+grep -q "registration refused as stale" "$TMP/b$W.log" ||
+    fail "no stale-registration line in b$W.log"
+log "ok: a resumed broker whose incarnation was replaced stops (exit 3)"
+
 tcli delete-topic fx >/dev/null || fail "delete fx"
-gone() { ! ls -d "$TMP"/b*/fx-* >/dev/null 2>&1; }
+# The live brokers' dirs (b$W belongs to the process that stopped).
+LIVE=("$TMP/b${W}z")
+for i in 1 2 3; do [ "$i" -ne "$W" ] && LIVE+=("$TMP/b$i"); done
+gone() {
+    for d in "${LIVE[@]}"; do
+        ls -d "$d"/fx-* >/dev/null 2>&1 && return 1
+    done
+    return 0
+}
 wait_until 20 gone || fail "fx partition dirs still there"
 tcli metadata | grep -q "partition fx-" && fail "fx still in metadata"
 log "ok: deleted topic's partitions removed from every broker"
