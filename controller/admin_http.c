@@ -51,6 +51,25 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
     fprintf(f, "# TYPE strata_raft_snapshot_index gauge\n"
             "strata_raft_snapshot_index %" PRIu64 "\n",
             raft_snapshot(r).index);
+    struct st_raft_driver_stats st;
+    st_raft_driver_stats(a->d, &st);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } counters[] = {
+        {"strata_raft_storage_batches_total", st.batches},
+        {"strata_raft_log_fsyncs_total", st.log_syncs},
+        {"strata_raft_entries_written_total", st.entries_written},
+        {"strata_raft_term_vote_saves_total", st.term_vote_saves},
+        {"strata_raft_snapshots_saved_total", st.snapshots_saved},
+        {"strata_raft_messages_sent_total", st.msgs_sent},
+        {"strata_raft_messages_held_total", st.msgs_held},
+        {"strata_raft_messages_dropped_total", st.msgs_dropped},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        fprintf(f, "# TYPE %s counter\n%s %" PRIu64 "\n", counters[i].name,
+                counters[i].name, counters[i].v);
+    }
     st_ctl_service_metrics(a->s, f);
     fclose(f);
     struct evbuffer *out = evbuffer_new();

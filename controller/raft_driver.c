@@ -91,6 +91,7 @@ struct st_raft_driver {
     struct io_batch *next;
     struct held_msg *held_head, *held_tail;
     struct st_buf enc;
+    struct st_raft_driver_stats stats;
     bool stepping;
     bool closing;
     bool failed;
@@ -257,6 +258,15 @@ static void batch_done(struct st_job *job, int status)
     struct st_raft_driver *d = b->d;
     (void)status;
     d->running = NULL;
+    d->stats.batches++;
+    d->stats.log_syncs += b->log_changed;
+    for (size_t i = 0; i < b->n; i++) {
+        d->stats.entries_written += b->ops[i].kind == OP_APPEND ? b->ops[i].n
+                                                                : 0;
+        d->stats.term_vote_saves += b->ops[i].kind == OP_TERM_VOTE;
+        d->stats.snapshots_saved += b->ops[i].kind == OP_TAKE ||
+                                    b->ops[i].kind == OP_INSTALL;
+    }
     if (b->rv != 0) {
         fail(d, b->rv, b->what);
         batch_free(b);
@@ -319,10 +329,14 @@ static void peer_send(struct st_raft_driver *d, raft_id to,
                       const struct st_buf *buf)
 {
     struct peer *p = peer_find(d, to);
-    if (p == NULL || p->client == NULL ||
-        st_rpc_client_pending(p->client) >= PEER_PENDING_MAX) {
+    if (p == NULL || p->client == NULL) {
+        return;
+    }
+    if (st_rpc_client_pending(p->client) >= PEER_PENDING_MAX) {
+        d->stats.msgs_dropped++;
         return; /* best effort: the core retries */
     }
+    d->stats.msgs_sent++;
     struct st_rpc_call call = {0};
     call.api = STRATA__RAFT__API__RAFT_MESSAGE;
     call.body = (struct st_bytes){buf->base, buf->len};
@@ -345,6 +359,7 @@ static int msg_out(struct st_raft_driver *d, const struct raft_msg *m)
     if (h == NULL) {
         return ST_ENOMEM;
     }
+    d->stats.msgs_held++;
     h->to = m->to;
     st_buf_init(&h->buf);
     if (st_buf_append(&h->buf, d->enc.base, d->enc.len) != 0) {
@@ -940,4 +955,10 @@ st_raft_driver_addr_at(const struct st_raft_driver *d, unsigned i)
 unsigned st_raft_driver_io_pending(const struct st_raft_driver *d)
 {
     return (d->running != NULL) + (d->next != NULL);
+}
+
+void st_raft_driver_stats(const struct st_raft_driver *d,
+                          struct st_raft_driver_stats *out)
+{
+    *out = d->stats;
 }

@@ -124,4 +124,19 @@ st_raft_driver_addr_at(const struct st_raft_driver *d, unsigned i);
 /* Storage batches whose fsync has not completed. */
 unsigned st_raft_driver_io_pending(const struct st_raft_driver *d);
 
+/* Counters since start (group commit shows as entries_written far above
+ * log_syncs under load). */
+struct st_raft_driver_stats {
+    uint64_t batches;         /* storage batches run */
+    uint64_t log_syncs;       /* batches that appended/truncated + fsync */
+    uint64_t entries_written;
+    uint64_t term_vote_saves;
+    uint64_t snapshots_saved; /* taken locally or installed */
+    uint64_t msgs_sent;
+    uint64_t msgs_held;       /* waited for a term/vote or snapshot barrier */
+    uint64_t msgs_dropped;    /* peer backlog full */
+};
+void st_raft_driver_stats(const struct st_raft_driver *d,
+                          struct st_raft_driver_stats *out);
+
 #endif

@@ -298,7 +298,9 @@ static void delete_topics(void *arg, const struct st_rpc_request *req,
         raft_index idx = 0;
         if (rv == 0) {
             rv = svc_propose(s, &recs, &idx);
-            err.code = rv ? STRATA__ERROR_CODE__UNKNOWN : 0;
+            err.code = rv == 0              ? 0
+                       : rv == ST_ENOTLEADER ? STRATA__ERROR_CODE__NOT_CONTROLLER
+                                             : STRATA__ERROR_CODE__UNKNOWN;
             snprintf(err.msg, sizeof err.msg, "%s", rv ? st_strerror(rv) : "");
         }
         st_meta_recs_close(&recs);

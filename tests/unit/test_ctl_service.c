@@ -173,7 +173,7 @@ struct answer {
     bool done;
     int status;
     int32_t error;
-    uint8_t body[1 << 20];
+    uint8_t body[1 << 18];
     size_t len;
 };
 
@@ -563,6 +563,41 @@ START_TEST(test_broker_without_heartbeats_is_fenced_after_session_timeout)
 }
 END_TEST
 
+START_TEST(test_concurrent_creates_share_fsyncs)
+{
+    /* Given a broker, and 40 topic creations sent without waiting, */
+    voter_start();
+    wait_active();
+    brokers_up(1);
+    struct st_raft_driver_stats before, after;
+    st_raft_driver_stats(f.drv, &before);
+    static struct answer as[40];
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "burst%d", i);
+        Strata__Ctl__CreatableTopic t = STRATA__CTL__CREATABLE_TOPIC__INIT;
+        t.name = name;
+        t.partitions = 1;
+        t.replication_factor = 1;
+        Strata__Ctl__CreatableTopic *tp = &t;
+        Strata__Ctl__CreateTopicsRequest req =
+            STRATA__CTL__CREATE_TOPICS_REQUEST__INIT;
+        req.topics = &tp;
+        req.n_topics = 1;
+        send_req(STRATA__CTL__API__CREATE_TOPICS, &req.base, &as[i]);
+    }
+    /* when all are answered, */
+    for (int i = 0; i < 40; i++) {
+        ck_assert(run_until(&as[i].done));
+        ck_assert_int_eq(as[i].error, 0);
+    }
+    /* every entry was written, with fewer fsyncs than entries. */
+    st_raft_driver_stats(f.drv, &after);
+    ck_assert_uint_ge(after.entries_written - before.entries_written, 40);
+    ck_assert_uint_lt(after.log_syncs - before.log_syncs, 40);
+}
+END_TEST
+
 START_TEST(test_unknown_topic_is_a_per_topic_error)
 {
     voter_start();
@@ -598,6 +633,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_producer_id_blocks_do_not_overlap);
     tcase_add_test(tc, test_restart_recovers_the_metadata_from_the_log);
     tcase_add_test(tc, test_unknown_topic_is_a_per_topic_error);
+    tcase_add_test(tc, test_concurrent_creates_share_fsyncs);
     tcase_add_test(tc,
                    test_broker_without_heartbeats_is_fenced_after_session_timeout);
     suite_add_tcase(s, tc);
