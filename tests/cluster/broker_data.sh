@@ -38,6 +38,10 @@ for t in oneall twelveall; do
 done
 log "ok: 100,000 records acks=all to each topic, fetched back in order"
 
+tcli create-topic poll 1 >/dev/null || fail "create poll"
+tcli long-poll-check poll || fail "long poll"
+log "ok: fetch long polls wait for max_wait_ms and wake on a produce"
+
 tcli create-topic times 1 >/dev/null || fail "create times"
 tcli time-check times || fail "list offsets"
 log "ok: list offsets earliest, latest and by time"

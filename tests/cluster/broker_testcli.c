@@ -20,6 +20,8 @@
  *       the record at offset o of partition p is seq o of p, in order.
  *   time-check TOPIC                  ListOffsets earliest/latest/by time on
  *                                     partition 0 of a fresh topic
+ *   long-poll-check TOPIC             an empty fetch waits max_wait_ms; a
+ *                                     waiting fetch is woken by a produce
  *   bad-input TOPIC                   every bad input gets its typed error,
  *                                     the connection stays usable, and the
  *                                     records written before are intact
@@ -1194,6 +1196,87 @@ static int fenced_check(const char *topic, pid_t pid, int seconds)
     return 0;
 }
 
+/* One fetch of partition 0 at @offset, sent now; answered into @w. */
+static void fetch_async(struct st_rpc_client *c, const char *topic,
+                        int64_t offset, uint32_t max_wait_ms, struct wait *w)
+{
+    Strata__Client__FetchPartition fp = STRATA__CLIENT__FETCH_PARTITION__INIT;
+    Strata__Client__FetchPartition *v[1] = {&fp};
+    fp.topic = (char *)topic;
+    fp.partition = 0;
+    fp.fetch_offset = offset;
+    fp.current_leader_epoch = -1;
+    Strata__Client__FetchRequest m = STRATA__CLIENT__FETCH_REQUEST__INIT;
+    m.max_wait_ms = max_wait_ms;
+    m.min_bytes = 1;
+    m.partitions = v;
+    m.n_partitions = 1;
+    uint8_t body[512];
+    size_t bn = strata__client__fetch_request__pack(&m, body);
+    memset(w, 0, sizeof *w);
+    struct st_rpc_call rc = {0};
+    rc.api = STRATA__CLIENT__API__FETCH;
+    rc.body = (struct st_bytes){body, bn};
+    rc.timeout_ms = max_wait_ms + 5000;
+    if (st_rpc_client_send(c, &rc, wait_cb, w, NULL) != 0) {
+        die("send fetch");
+    }
+}
+
+/* The long poll waits for max_wait_ms when nothing comes, and answers as
+ * soon as a record is committed when one does. */
+static int long_poll_check(const char *topic)
+{
+    struct topic t;
+    wait_topic(topic, &t, 20);
+    struct st_rpc_client *c = leader_client(t.leader[0]);
+    struct wait w;
+    uint64_t t0 = now_ns();
+    fetch_async(c, topic, 0, 400, &w);
+    while (!w.done) {
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    double waited = (double)(now_ns() - t0) / 1e6;
+    if (w.status != 0 || w.error != 0 || w.payload.len != 0 ||
+        waited < 390) {
+        die("empty long poll: status %d error %d %zu bytes after %.0f ms",
+            w.status, w.error, w.payload.len, waited);
+    }
+    printf("ok: empty long poll answered after %.0f ms (max_wait 400)\n",
+           waited);
+    wait_close(&w);
+    t0 = now_ns();
+    fetch_async(c, topic, 0, 10000, &w);
+    run_for_ms(300);
+    if (w.done) {
+        die("a long poll with no data answered early");
+    }
+    struct st_batch_builder *bb;
+    st_batch_builder_new(&bb);
+    char msg[512];
+    int64_t off;
+    struct st_bytes b = one_batch(bb, 0, 0, 3, 100, wall_ms());
+    int32_t err = produce_raw(topic, 0, b, 0, b.len, 1, &off, msg,
+                              sizeof msg);
+    if (err != 0) {
+        die("produce: %d %s", err, msg);
+    }
+    while (!w.done) {
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    waited = (double)(now_ns() - t0) / 1e6;
+    if (w.status != 0 || w.error != 0 || w.payload.len < b.len ||
+        waited > 5000) {
+        die("woken long poll: status %d error %d %zu bytes after %.0f ms",
+            w.status, w.error, w.payload.len, waited);
+    }
+    printf("ok: long poll woken by a produce after %.0f ms (max_wait "
+           "10000)\n", waited);
+    wait_close(&w);
+    st_batch_builder_free(bb);
+    return 0;
+}
+
 static int do_register(const char *ctl, int32_t node, const char *hex)
 {
     char host[256];
@@ -1416,6 +1499,8 @@ int main(int argc, char **argv)
         rv = expect_produce_error(pos[0], atoi(pos[1]), o.acks);
     } else if (strcmp(cmd, "fenced-check") == 0 && n_pos == 3) {
         rv = fenced_check(pos[0], (pid_t)atoi(pos[1]), atoi(pos[2]));
+    } else if (strcmp(cmd, "long-poll-check") == 0 && n_pos == 1) {
+        rv = long_poll_check(pos[0]);
     } else if (strcmp(cmd, "latency") == 0 && n_pos == 1) {
         rv = latency(&o, rate, seconds);
     } else {
