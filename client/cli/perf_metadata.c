@@ -15,8 +15,14 @@
 #include "common/rpc_client.h"
 #include "controller.pb-c.h"
 
+#define BROKERS_MAX 32
+
 struct run {
     struct st_rpc_client *client;
+    struct event *hb_timer;
+    int32_t broker_ids[BROKERS_MAX];
+    int64_t broker_epochs[BROKERS_MAX];
+    int n_brokers;
     char prefix[64];
     int32_t partitions, rf;
     long total, sent, ok, failed, inflight;
@@ -24,6 +30,35 @@ struct run {
 };
 
 static void send_next(struct run *r);
+
+static void hb_sent_cb(void *arg, int status, const struct st_rpc_response *x)
+{
+    (void)arg;
+    (void)status;
+    (void)x;
+}
+
+/* Keep the placeholder brokers' sessions alive during long runs. */
+static void hb_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct run *r = arg;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < r->n_brokers; i++) {
+        Strata__Ctl__BrokerHeartbeatRequest hb =
+            STRATA__CTL__BROKER_HEARTBEAT_REQUEST__INIT;
+        hb.broker_id = r->broker_ids[i];
+        hb.broker_epoch = r->broker_epochs[i];
+        hb.metadata_offset = r->broker_epochs[i];
+        uint8_t buf[64];
+        size_t n = strata__ctl__broker_heartbeat_request__pack(&hb, buf);
+        struct st_rpc_call call = {0};
+        call.api = STRATA__CTL__API__BROKER_HEARTBEAT;
+        call.body = (struct st_bytes){buf, n};
+        call.timeout_ms = 2000;
+        st_rpc_client_send(r->client, &call, hb_sent_cb, r, NULL);
+    }
+}
 
 static void created_cb(void *arg, int status,
                        const struct st_rpc_response *resp)
@@ -93,6 +128,10 @@ int perf_metadata(const struct cli_opts *o, int argc, char **argv)
 {
     struct run r = {0};
     long inflight = 32;
+    /* Fresh placeholder broker ids per run: a live registration of an
+     * earlier run cannot be taken over, and we need the epochs to keep
+     * them alive with heartbeats. */
+    int32_t broker_base = 100000 + (int32_t)(getpid() % 100000) * 32;
     r.partitions = 1;
     r.rf = 1;
     snprintf(r.prefix, sizeof r.prefix, "perf-%d", (int)getpid());
@@ -105,6 +144,8 @@ int perf_metadata(const struct cli_opts *o, int argc, char **argv)
             r.rf = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--inflight") == 0) {
             inflight = atol(argv[i + 1]);
+        } else if (strcmp(argv[i], "--broker-base") == 0) {
+            broker_base = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--prefix") == 0) {
             snprintf(r.prefix, sizeof r.prefix, "%s", argv[i + 1]);
         } else {
@@ -113,9 +154,12 @@ int perf_metadata(const struct cli_opts *o, int argc, char **argv)
             return 2;
         }
     }
-    if (r.total <= 0 || inflight <= 0 || r.rf <= 0 || r.partitions <= 0) {
+    if (r.total <= 0 || inflight <= 0 || r.rf <= 0 || r.partitions <= 0 ||
+        r.rf > BROKERS_MAX) {
         fprintf(stderr, "usage: strata perf metadata --topics N "
-                "[--partitions P] [--replication-factor R] [--inflight K]\n");
+                "[--partitions P] [--replication-factor R (<= %d)] "
+                "[--inflight K] [--broker-base ID] [--prefix NAME]\n",
+                BROKERS_MAX);
         return 2;
     }
     char err[1024];
@@ -124,20 +168,29 @@ int perf_metadata(const struct cli_opts *o, int argc, char **argv)
         fprintf(stderr, "strata: %s\n", err);
         return 2;
     }
-    /* Placeholder brokers 1000.. so that rf replicas can be placed; a
-     * registration refused because a live one holds the id is fine. */
+    /* Placeholder brokers so that rf replicas can be placed. */
     for (int32_t b = 0; b < r.rf; b++) {
         int64_t epoch;
-        if (cli_broker_register(c, 1000 + b, "127.0.0.1", 9092, "", &epoch,
-                                err, sizeof err) != 0) {
-            fprintf(stderr, "strata: perf metadata: broker %d: %s (going "
-                    "on)\n", 1000 + b, err);
+        int32_t id = broker_base + b;
+        if (cli_broker_register(c, id, "127.0.0.1", 9092, "", &epoch, err,
+                                sizeof err) != 0) {
+            fprintf(stderr, "strata: perf metadata: broker %" PRId32 ": %s\n",
+                    id, err);
+            cli_ctl_close(c);
+            return 1;
         }
+        r.broker_ids[r.n_brokers] = id;
+        r.broker_epochs[r.n_brokers++] = epoch;
     }
     char host[256];
     uint16_t port;
     cli_ctl_current(c, host, sizeof host, &port); /* the leader */
     r.client = cli_ctl_client(c, host, port);
+    r.hb_timer = event_new(cli_ctl_base(c), -1, EV_PERSIST, hb_timer_cb, &r);
+    struct timeval hb_tv = {1, 0};
+    if (r.hb_timer != NULL) {
+        event_add(r.hb_timer, &hb_tv);
+    }
     uint64_t t0 = cli_now_ms();
     while (r.inflight < inflight && r.sent < r.total) {
         send_next(&r);
@@ -146,6 +199,9 @@ int perf_metadata(const struct cli_opts *o, int argc, char **argv)
         event_base_loop(cli_ctl_base(c), EVLOOP_ONCE);
     }
     uint64_t ms = cli_now_ms() - t0;
+    if (r.hb_timer != NULL) {
+        event_free(r.hb_timer);
+    }
     st_rpc_client_free(r.client);
     cli_ctl_close(c);
     double rate = ms ? (double)r.ok * 1000.0 / (double)ms : 0.0;
