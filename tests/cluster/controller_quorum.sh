@@ -21,6 +21,8 @@
 #     restarted from an empty, re-formatted data dir catches up by snapshot.
 #  8. bad input refuses to start (exit 2) naming the problem: unknown key,
 #     bad value, another cluster's data dir, voter list without own id.
+#     /health answers 503 on a voter that sees no leader (and 200 with a
+#     leader, checked in 1 with /metrics).
 #  9. a 5-voter quorum keeps working with 2 voters (one the leader) killed.
 # Every process started is recorded and stopped (SIGTERM, then SIGKILL) on
 # exit, also on failure; logs are printed on failure.
@@ -160,18 +162,38 @@ has_topics() {
     done
 }
 
+# http PORT PATH: print "STATUS BODY" of GET http://127.0.0.1:PORT/PATH.
+http() {
+    python3 - "$1" "$2" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), timeout=2)
+    print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+PY
+}
+
 # ---- 1. three voters elect a leader ----
-read -r P1 P2 P3 <<<"$(free_ports 3)"
+read -r P1 P2 P3 A1 <<<"$(free_ports 4)"
 PORT=([1]=$P1 [2]=$P2 [3]=$P3)
 VOTERS3="1@127.0.0.1:$P1,2@127.0.0.1:$P2,3@127.0.0.1:$P3"
 for i in 1 2 3; do
-    conf "v$i" $i "$VOTERS3" "${PORT[$i]}"
+    if [ $i -eq 1 ]; then
+        conf "v$i" $i "$VOTERS3" "${PORT[$i]}" "admin.listener=127.0.0.1:$A1"
+    else
+        conf "v$i" $i "$VOTERS3" "${PORT[$i]}"
+    fi
     format "v$i" || fail "format v$i"
     start "v$i"
 done
 wait_until 15 leader_seen_by "$P1" || fail "no leader elected"
 LEADER=$(leader_seen_by "$P1")
-log "ok: 3 voters elected leader $LEADER"
+health_ok() { http "$A1" /health | grep -q "^200 ok leader=$LEADER"; }
+wait_until 5 health_ok || fail "/health: $(http "$A1" /health)"
+http "$A1" /metrics | grep -q "^strata_raft_term [1-9]" ||
+    fail "/metrics lacks strata_raft_term"
+log "ok: 3 voters elected leader $LEADER; /health and /metrics answer"
 
 # ---- 2. topics through voter 1, listed by every voter ----
 for b in 1 2 3; do
@@ -320,6 +342,16 @@ out=$("$BIN" format --config "$TMP/other_cluster.properties" \
 [ $? -eq 2 ] && echo "$out" | grep -q "belongs to cluster 'elsewhere'" ||
     fail "format over another cluster's dir: $out"
 log "ok: format refuses another cluster's data dir"
+# A voter alone (its only peer never starts) has no leader: /health 503.
+read -r PL PX AL <<<"$(free_ports 3)"
+conf lonely 1 "1@127.0.0.1:$PL,2@127.0.0.1:$PX" "$PL" \
+    "admin.listener=127.0.0.1:$AL"
+format lonely || fail "format lonely"
+start lonely
+lonely_up() { http "$AL" /health | grep -q "^503"; }
+wait_until 5 lonely_up || fail "lonely /health: $(http "$AL" /health)"
+kill9 lonely
+log "ok: /health is 503 without a quorum leader"
 
 # ---- 9. five voters survive two kills ----
 read -r Q1 Q2 Q3 Q4 Q5 <<<"$(free_ports 5)"
