@@ -22,6 +22,7 @@
 
 #define HOUSEKEEPING_MS 5000
 #define DISK_THREADS 2
+#define STOP_TIMEOUT_MS 5000
 
 void st_broker_reply_error(struct st_rpc_reply *reply, int32_t code,
                            const char *msg)
@@ -80,6 +81,33 @@ static void meta_fatal(void *arg, const char *why)
     ST_ERROR("broker", "node=%d stopping: %s", b->node_id, why);
     b->exit_code = 3;
     event_base_loopbreak(b->base);
+}
+
+static void stop_now(void *arg)
+{
+    struct st_broker *b = arg;
+    event_base_loopbreak(b->base);
+}
+
+static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_broker *b = arg;
+    ST_WARN("broker", "node=%d controlled shutdown not acknowledged in "
+            "%d ms; stopping anyway", b->node_id, STOP_TIMEOUT_MS);
+    stop_now(b);
+}
+
+void st_broker_stop(struct st_broker *b)
+{
+    if (b->stopping || b->stop_ev == NULL) {
+        stop_now(b);
+        return;
+    }
+    b->stopping = true;
+    struct timeval tv = {STOP_TIMEOUT_MS / 1000,
+                         (STOP_TIMEOUT_MS % 1000) * 1000};
+    evtimer_add(b->stop_ev, &tv);
+    st_meta_follower_shutdown(b->follower, stop_now, b);
 }
 
 static void housekeeping_one(void *arg, struct st_partition *p)
@@ -209,6 +237,10 @@ int st_broker_new(struct event_base *base, const struct st_conf *conf,
         rv = b->housekeeping_ev ? event_add(b->housekeeping_ev, &tv)
                                 : ST_ENOMEM;
     }
+    if (rv == 0) {
+        b->stop_ev = evtimer_new(base, stop_timeout_cb, b);
+        rv = b->stop_ev ? 0 : ST_ENOMEM;
+    }
     if (rv != 0) {
         st_broker_free(b);
         return rv;
@@ -226,6 +258,9 @@ void st_broker_free(struct st_broker *b)
     }
     if (b->housekeeping_ev) {
         event_free(b->housekeeping_ev);
+    }
+    if (b->stop_ev) {
+        event_free(b->stop_ev);
     }
     /* Stop taking requests first; waiting replies are answered below. */
     st_rpc_server_free(b->server);

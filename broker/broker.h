@@ -52,6 +52,8 @@ struct st_broker {
     struct st_pm *pm;
     struct st_fetch_waits *fetches;
     struct event *housekeeping_ev;
+    struct event *stop_ev;          /* controlled-shutdown deadline */
+    bool stopping;
     struct st_buf produce_buf;      /* reused copy of produce payloads */
     struct st_broker_stats stats;
     int exit_code;                  /* set by a fatal condition */
@@ -67,6 +69,11 @@ int st_broker_new(struct event_base *base, const struct st_conf *conf,
  * marker) and free. NULL-safe. */
 void st_broker_free(struct st_broker *b);
 
+/* Stop (SIGTERM): a controlled shutdown through the controller, bounded
+ * by STOP_TIMEOUT_MS, then the loop is broken; a second call breaks it at
+ * once. The caller then st_broker_free()s. */
+void st_broker_stop(struct st_broker *b);
+
 /* Whether this broker must refuse writes now (see metadata_follower.h). */
 bool st_broker_fenced(const struct st_broker *b);
 
@@ -79,7 +86,9 @@ int st_broker_admin_register(struct st_broker *b);
 
 /* fetch.c: the waiting long polls. */
 int st_fetch_waits_new(struct st_broker *b, struct st_fetch_waits **out);
-void st_fetch_waits_free(struct st_fetch_waits *w); /* answers them all */
+/* Answers every waiting fetch; the object itself goes once the payloads
+ * it handed to the server are done (free the server first). */
+void st_fetch_waits_free(struct st_fetch_waits *w);
 int st_broker_fetch_register(struct st_broker *b);
 /* A partition's HW grew: re-check the waiting fetches (deferred to one
  * pass per loop turn). */

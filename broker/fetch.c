@@ -72,6 +72,8 @@ struct st_fetch_waits {
     struct event *kick_ev;
     struct st_buf *pool[POOL_MAX];
     int n_pool;
+    size_t sending;     /* payloads handed to the server, not yet done */
+    bool closing;       /* freed once sending drops to 0 */
 };
 
 /* ---- payload buffers ---- */
@@ -97,7 +99,8 @@ struct sent {
 
 static void buf_put(struct st_fetch_waits *ws, struct st_buf *b)
 {
-    if (ws != NULL && ws->n_pool < POOL_MAX && b->cap <= POOL_KEEP_BYTES) {
+    if (!ws->closing && ws->n_pool < POOL_MAX &&
+        b->cap <= POOL_KEEP_BYTES) {
         ws->pool[ws->n_pool++] = b;
         return;
     }
@@ -105,15 +108,19 @@ static void buf_put(struct st_fetch_waits *ws, struct st_buf *b)
     st_free(b);
 }
 
-/* Runs on the loop thread once the payload left (or was dropped). The
- * waits object may be gone by then (shutdown): the buffer is freed. */
-static struct st_fetch_waits *live_ws;
+static void waits_destroy(struct st_fetch_waits *ws);
 
+/* Runs on the loop thread once the payload left (or was dropped with its
+ * connection, at the latest when the server is freed). */
 static void payload_done(void *arg)
 {
     struct sent *s = arg;
-    buf_put(s->ws == live_ws ? s->ws : NULL, s->buf);
+    struct st_fetch_waits *ws = s->ws;
+    buf_put(ws, s->buf);
     st_free(s);
+    if (--ws->sending == 0 && ws->closing) {
+        waits_destroy(ws);
+    }
 }
 
 /* ---- per-partition checks ---- */
@@ -358,6 +365,7 @@ static void answer(struct fetch *f)
     } else {
         s->ws = ws;
         s->buf = out;
+        ws->sending++;
         struct st_bytes payload = {out->base, out->len};
         st_rpc_reply_send_ref(f->reply, 0, NULL, st_pb_view(&body), payload,
                               payload_done, s);
@@ -490,9 +498,18 @@ int st_fetch_waits_new(struct st_broker *b, struct st_fetch_waits **out)
         st_free(ws);
         return ST_ENOMEM;
     }
-    live_ws = ws;
     *out = ws;
     return 0;
+}
+
+static void waits_destroy(struct st_fetch_waits *ws)
+{
+    for (int i = 0; i < ws->n_pool; i++) {
+        st_buf_close(ws->pool[i]);
+        st_free(ws->pool[i]);
+    }
+    event_free(ws->kick_ev);
+    st_free(ws);
 }
 
 void st_fetch_waits_free(struct st_fetch_waits *ws)
@@ -505,13 +522,10 @@ void st_fetch_waits_free(struct st_fetch_waits *ws)
         unlink_fetch(f);
         answer(f);
     }
-    live_ws = NULL;
-    for (int i = 0; i < ws->n_pool; i++) {
-        st_buf_close(ws->pool[i]);
-        st_free(ws->pool[i]);
+    ws->closing = true;
+    if (ws->sending == 0) {
+        waits_destroy(ws);
     }
-    event_free(ws->kick_ev);
-    st_free(ws);
 }
 
 int st_broker_fetch_register(struct st_broker *b)

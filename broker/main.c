@@ -3,8 +3,9 @@
  *   strata-broker format --config FILE --cluster-id ID [--set key=value...]
  *   strata-broker --config FILE [--set key=value ...] [--print-config]
  *
- * Exit codes: 0 clean stop (SIGTERM/SIGINT: logs flushed, clean-shutdown
- * markers written), 1 runtime failure (storage, bind), 2 bad usage or
+ * Exit codes: 0 clean stop (SIGTERM/SIGINT: a controlled shutdown through
+ * the controller so leaderships move at once, then logs flushed and
+ * clean-shutdown markers written; a second signal skips the wait), 1 runtime failure (storage, bind), 2 bad usage or
  * configuration (one line on stderr names it), 3 stopped because the
  * controller retired this broker's incarnation (another process registered
  * the same node.id).
@@ -81,10 +82,12 @@ static int parse_args(int argc, char **argv, struct args *a)
     return 0;
 }
 
+/* The first signal asks the controller for a controlled shutdown (bounded
+ * wait); a second one stops at once. */
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     ST_INFO("broker", "signal %d: stopping", (int)sig);
-    event_base_loopbreak(arg);
+    st_broker_stop(arg);
 }
 
 static int run(struct st_conf *conf, const char *cluster_id)
@@ -103,8 +106,8 @@ static int run(struct st_conf *conf, const char *cluster_id)
         event_base_free(base);
         return 1;
     }
-    struct event *term = evsignal_new(base, SIGTERM, signal_cb, base);
-    struct event *intr = evsignal_new(base, SIGINT, signal_cb, base);
+    struct event *term = evsignal_new(base, SIGTERM, signal_cb, b);
+    struct event *intr = evsignal_new(base, SIGINT, signal_cb, b);
     evsignal_add(term, NULL);
     evsignal_add(intr, NULL);
     event_base_dispatch(base);

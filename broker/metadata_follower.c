@@ -64,6 +64,10 @@ struct st_meta_follower {
     uint8_t incarnation[16];
     struct st_buf pb;
     struct forward *forwards;
+    bool shutting_down;
+    void (*shutdown_done)(void *arg);
+    void *shutdown_arg;
+    struct event *shutdown_ev;
 };
 
 static uint64_t now_ms(void)
@@ -287,6 +291,14 @@ static void heartbeat_cb(void *arg, int status,
     }
     f->ctl_fenced = r->fenced;
     f->last_ok_sent_ms = f->hb_sent_ms;
+    if (f->shutting_down && r->should_shut_down &&
+        f->shutdown_done != NULL) {
+        ST_INFO("broker", "node=%d controlled shutdown acknowledged",
+                f->cfg.node_id);
+        void (*done)(void *) = f->shutdown_done;
+        f->shutdown_done = NULL;
+        done(f->shutdown_arg);
+    }
     if (r->controller != NULL && r->controller->leader_id >= 0) {
         f->controller_id = r->controller->leader_id;
     }
@@ -303,6 +315,7 @@ static void send_heartbeat(struct st_meta_follower *f)
     m.broker_id = f->cfg.node_id;
     m.broker_epoch = f->epoch;
     m.metadata_offset = st_meta_last_offset(f->meta);
+    m.want_shut_down = f->shutting_down;
     uint32_t timeout = (uint32_t)(f->cfg.heartbeat_interval_ms * 2);
     f->hb_sent_ms = now_ms();
     if (send_msg(f, STRATA__CTL__API__BROKER_HEARTBEAT, &m.base,
@@ -551,6 +564,34 @@ int st_meta_follower_forward(struct st_meta_follower *f, uint32_t api,
     return 0;
 }
 
+/* ---- controlled shutdown ---- */
+
+static void shutdown_now_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_meta_follower *f = arg;
+    void (*done)(void *) = f->shutdown_done;
+    f->shutdown_done = NULL;
+    if (done != NULL) {
+        done(f->shutdown_arg);
+    }
+}
+
+void st_meta_follower_shutdown(struct st_meta_follower *f,
+                               void (*done)(void *arg), void *arg)
+{
+    f->shutting_down = true;
+    f->shutdown_done = done;
+    f->shutdown_arg = arg;
+    if (!f->registered) {
+        struct timeval tv = {0, 0};
+        evtimer_add(f->shutdown_ev, &tv);
+        return;
+    }
+    ST_INFO("broker", "node=%d asking the controller for a controlled "
+            "shutdown", f->cfg.node_id);
+    send_heartbeat(f); /* or the tick's next one, if one is in flight */
+}
+
 /* ---- lifetime and queries ---- */
 
 int st_meta_follower_new(const struct st_meta_follower_config *cfg,
@@ -579,7 +620,9 @@ int st_meta_follower_new(const struct st_meta_follower_config *cfg,
     f->switch_ev = evtimer_new(cfg->base, switch_cb, f);
     f->tick_ev = event_new(cfg->base, -1, EV_PERSIST, tick_cb, f);
     f->fetch_ev = evtimer_new(cfg->base, fetch_timer_cb, f);
-    int rv = f->host && f->rack && f->switch_ev && f->tick_ev && f->fetch_ev
+    f->shutdown_ev = evtimer_new(cfg->base, shutdown_now_cb, f);
+    int rv = f->host && f->rack && f->switch_ev && f->tick_ev && f->fetch_ev &&
+                     f->shutdown_ev
                  ? st_meta_new(&f->meta)
                  : ST_ENOMEM;
     if (rv != 0) {
@@ -619,6 +662,9 @@ void st_meta_follower_free(struct st_meta_follower *f)
     }
     if (f->fetch_ev) {
         event_free(f->fetch_ev);
+    }
+    if (f->shutdown_ev) {
+        event_free(f->shutdown_ev);
     }
     st_meta_free(f->meta);
     st_buf_close(&f->pb);

@@ -82,6 +82,14 @@ int32_t st_meta_follower_controller_id(const struct st_meta_follower *f);
 /* The 16-byte incarnation id of this process. */
 const uint8_t *st_meta_follower_incarnation(const struct st_meta_follower *f);
 
+/* Controlled shutdown: heartbeat with want_shut_down so the controller
+ * fences this broker and moves its leaderships now (rather than after the
+ * session timeout), then call @done(@arg) once, when the controller says
+ * should_shut_down (at once when not registered). The caller bounds the
+ * wait with its own timer. */
+void st_meta_follower_shutdown(struct st_meta_follower *f,
+                               void (*done)(void *arg), void *arg);
+
 /* Forward one controller-family request (@api, @body copied) to the active
  * controller, following NOT_CONTROLLER redirects and connection failures
  * for up to @timeout_ms. @cb(@arg, status, resp) runs exactly once on the

@@ -50,10 +50,12 @@ L=$(leader_of one 0)
 term "b$L" || fail "broker $L did not exit 0 on SIGTERM"
 ls "$TMP/b$L"/one-0/clean-shutdown >/dev/null ||
     fail "no clean-shutdown marker after SIGTERM"
+grep -q "controlled shutdown acknowledged" "$TMP/b$L.log" ||
+    fail "SIGTERM did not go through a controlled shutdown"
 [ "$L" -eq 1 ] && BOOT=$BP2
 restart_brk "$L"
 tcli consume one --count 100000 --batch 100 --timeout-ms 60000 ||
     fail "records after a clean restart"
-log "ok: SIGTERM exits 0 with clean markers; restart serves every record"
+log "ok: SIGTERM: controlled shutdown, exit 0, clean markers; restart serves every record"
 STATUS=0
 log "PASS"
