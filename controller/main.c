@@ -1,7 +1,7 @@
 /* strata-controller: one voter of the controller quorum.
  *
  *   strata-controller format --config FILE --cluster-id ID
- *   strata-controller --config FILE [--set key=value ...]
+ *   strata-controller --config FILE [--set key=value ...] [--print-config]
  *
  * Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 runtime failure (storage,
  * bind), 2 bad usage or configuration (one line on stderr names it).
@@ -30,6 +30,7 @@
 
 struct args {
     bool format;
+    bool print_config;
     const char *config;
     const char *cluster_id;
     char *sets[ARGS_MAX];
@@ -50,7 +51,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: strata-controller format --config FILE --cluster-id ID\n"
-            "       strata-controller --config FILE [--set key=value ...]\n"
+            "       strata-controller --config FILE [--set key=value ...] "
+            "[--print-config]\n"
             "keys (see deploy/controller.properties):\n");
     for (const struct st_conf_key *k = st_ctl_config_schema; k->name; k++) {
         fprintf(out, "  %-34s %s%s%s\n", k->name, k->doc,
@@ -75,6 +77,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc &&
                    a->n_sets < ARGS_MAX) {
             a->sets[a->n_sets++] = argv[++i];
+        } else if (strcmp(argv[i], "--print-config") == 0) {
+            a->print_config = true;
         } else if (strcmp(argv[i], "--help") == 0 ||
                    strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -158,6 +162,13 @@ static void role_cb(void *arg)
 
 /* ---- running ---- */
 
+static void dump_key(void *arg, const char *key, const char *value,
+                     const char *origin)
+{
+    (void)arg;
+    ST_INFO("config", "%s=%s (%s)", key, value, origin);
+}
+
 static int make_tls(const struct st_conf *c, struct st_tls_ctx **srv,
                     struct st_tls_ctx **cli, char *err, size_t cap)
 {
@@ -180,6 +191,7 @@ static int run(struct proc *p, const char *cluster_id)
     struct st_rpc_server *srv = NULL;
     struct st_ctl_admin *admin = NULL;
     int code = 2;
+    st_conf_dump(c, dump_key, NULL);
     if (make_tls(c, &tls_srv, &tls_cli, err, sizeof err) != 0) {
         fprintf(stderr, "strata-controller: %s\n", err);
         goto out;
@@ -294,6 +306,11 @@ int main(int argc, char **argv)
                            sizeof err) != 0) {
         fprintf(stderr, "strata-controller: %s\n", err);
         return 2;
+    }
+    if (a.print_config) {
+        st_conf_print(p.conf, stdout); /* effective values, with origins */
+        st_conf_free(p.conf);
+        return 0;
     }
     int32_t id = (int32_t)st_conf_int(p.conf, "node.id");
     const char *dir = st_conf_str(p.conf, "data.dir");
