@@ -64,7 +64,11 @@
  *   6. Expose hw_offset to consumers; checkpoint it lazily.
  *   7. Step ST_REPLICA_EV_TICK at next_tick_ms (absolute) or earlier.
  * The local log is appended to only by the driver: on a leader for a
- * produce (then it steps APPENDED), on a follower as in step 2.
+ * produce (then it steps APPENDED, and ACK_WAIT for acks=all), on a
+ * follower as in step 2. Whenever the durable end grows (a flush), the
+ * driver steps APPENDED with it: the durable HW moves only on those.
+ * At start, st_replica_new() takes the log as recovered (start, end,
+ * durable end, checkpointed HW and the leader-epoch cache).
  *
  * All arrays in a struct st_replica_update belong to the core and stay valid
  * until the next st_replica_step() or st_replica_free(). All pointers in an
@@ -298,10 +302,14 @@ void st_replica_free(struct st_replica *r);
 
 /* Feed one event and fill @out (see the driver contract above).
  * Errors (the state is unchanged and @out only reports the current state):
- *   ST_ENOTLEADER  ACK_WAIT or FOLLOWER_FETCH on a non-leader is answered
- *                  in @out (fetch: NOT_LEADER reply) and returns this;
- *   ST_EINVAL      bad event fields (too many replicas, negative offsets,
- *                  durable end past log end, unknown type);
+ *   ST_ENOTLEADER  ACK_WAIT on a non-leader (nothing is kept: answer the
+ *                  produce NOT_LEADER); FOLLOWER_FETCH on a non-leader or
+ *                  from a non-replica (@out holds the NOT_LEADER reply to
+ *                  send);
+ *   ST_EINVAL      bad event fields (too many replicas, an ISR member that
+ *                  is not a replica, negative offsets, durable end past log
+ *                  end, fetched data not at our log end or with bad epoch
+ *                  runs, unknown type);
  *   ST_ENOMEM      (the core must then be freed). */
 int st_replica_step(struct st_replica *r, const struct st_replica_event *ev,
                     struct st_replica_update *out);

@@ -1312,8 +1312,8 @@ bool rsim_log_has(const struct rsim *s, int id, uint64_t value)
     return false;
 }
 
-bool rsim_fault_scenario(uint64_t seed, bool trace_on, char *why,
-                         size_t why_len)
+bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace_on,
+                         char *why, size_t why_len)
 {
     struct rsim_opts o = {.seed = seed, .durable_hw = true, .trace = trace_on};
     struct rsim_faults f = {0};
@@ -1334,6 +1334,15 @@ bool rsim_fault_scenario(uint64_t seed, bool trace_on, char *why,
     f.slow_every_ms = KNOB(500, 4000);
     f.all_power_loss_every_ms = KNOB(0, 3) == 0 ? KNOB(1000, 4000) : 0;
     f.acks1_pct = (unsigned)KNOB(0, 30);
+    if (churn) {
+        /* Short timeouts and heavy loss: ISR and leadership churn. */
+        o.lag_max_ms = KNOB(60, 300);
+        o.session_ms = KNOB(80, 250);
+        f.drop_pct = (unsigned)KNOB(5, 20);
+        f.delay_ms_max = KNOB(5, 60);
+        f.crash_every_ms = KNOB(200, 1200);
+        f.partition_every_ms = KNOB(200, 1200);
+    }
 #undef KNOB
     if (rsim_new(&o, &s) != 0) {
         snprintf(why, why_len, "rsim_new failed");
@@ -1346,7 +1355,8 @@ bool rsim_fault_scenario(uint64_t seed, bool trace_on, char *why,
         ok = rsim_converge_within(s, 15000);
     }
     if (!ok) {
-        snprintf(why, why_len, "seed=%" PRIu64 " %s", seed, rsim_failure(s));
+        snprintf(why, why_len, "seed=%" PRIu64 "%s %s", seed,
+                 churn ? " (churn)" : "", rsim_failure(s));
     } else {
         snprintf(why, why_len, "seed=%" PRIu64 " acked=%" PRIu64
                  " elections=%" PRIu64 " truncations=%" PRIu64

@@ -96,7 +96,9 @@ void rsim_crash(struct rsim *s, int id, bool power_loss, uint64_t down_ms);
 bool rsim_log_has(const struct rsim *s, int id, uint64_t value);
 
 /* One run of the standard fault scenario for @seed: faults for a while,
- * then heal and converge. On failure writes the reason into @why. */
-bool rsim_fault_scenario(uint64_t seed, bool trace, char *why, size_t why_len);
+ * then heal and converge; @churn picks short lag and session timeouts and
+ * heavy loss. Writes the reason (on failure) or figures into @why. */
+bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace, char *why,
+                         size_t why_len);
 
 #endif

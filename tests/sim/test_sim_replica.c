@@ -1,8 +1,10 @@
 /* Seeded simulation of the partition replica core (replica_sim.h): three
  * replicas, a controller, producers and faults; checkers after every event.
  *
- *   STRATA_SIM_SEED=<n>   replay seed n alone (STRATA_SIM_TRACE=1 to trace)
- *   STRATA_LONG=1         100,000 seeds instead of 1,000
+ *   STRATA_SIM_SEED=<n>   replay seed n alone (STRATA_SIM_TRACE=1 to trace;
+ *                         STRATA_SIM_CHURN=1 for a churn seed)
+ *   STRATA_LONG=1         100,000 seeds instead of 1,000 (and 20,000
+ *                         churn seeds instead of 200)
  *   STRATA_SIM_VERBOSE=1  print each seed's figures
  */
 #include <inttypes.h>
@@ -34,6 +36,13 @@ static bool tracing(void)
     return t != NULL && t[0] == '1';
 }
 
+/* STRATA_SIM_CHURN=1 with STRATA_SIM_SEED replays a churn seed. */
+static bool churn_only(void)
+{
+    const char *c = getenv("STRATA_SIM_CHURN");
+    return st_test_seed_override() >= 0 && c != NULL && c[0] == '1';
+}
+
 static int n_seeds(void)
 {
     const char *l = getenv("STRATA_LONG");
@@ -44,7 +53,7 @@ static int n_seeds(void)
     return l != NULL && l[0] == '1' ? 100000 : 1000;
 }
 
-#define REPLAY_FMT "%s\nreplay: STRATA_SIM_SEED=%" PRIu64 " %s"
+#define REPLAY_FMT "%s\nreplay: STRATA_SIM_SEED=%" PRIu64 " %s%s"
 
 START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
 {
@@ -55,9 +64,9 @@ START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
      * record is acknowledged. */
     uint64_t seed = seed_of(_i);
     char why[800];
-    bool ok = rsim_fault_scenario(seed, tracing(), why, sizeof why);
+    bool ok = rsim_fault_scenario(seed, false, tracing(), why, sizeof why);
 
-    ck_assert_msg(ok, REPLAY_FMT, why, seed, self_path());
+    ck_assert_msg(ok, REPLAY_FMT, why, seed, "", self_path());
     if (getenv("STRATA_SIM_VERBOSE") != NULL) {
         fprintf(stderr, "%s\n", why);
     }
@@ -75,9 +84,10 @@ START_TEST(test_regression_seeds_keep_passing)
     size_t n = sizeof regression_seeds / sizeof regression_seeds[0];
 
     for (size_t i = 0; i < n; i++) {
-        bool ok = rsim_fault_scenario(regression_seeds[i], tracing(), why,
-                                      sizeof why);
-        ck_assert_msg(ok, REPLAY_FMT, why, regression_seeds[i], self_path());
+        bool ok = rsim_fault_scenario(regression_seeds[i], false, tracing(),
+                                      why, sizeof why);
+        ck_assert_msg(ok, REPLAY_FMT, why, regression_seeds[i], "",
+                      self_path());
     }
 }
 END_TEST
@@ -192,6 +202,22 @@ START_TEST(test_follower_truncates_to_its_own_epoch_end_kip279)
 }
 END_TEST
 
+START_TEST(test_replicas_stay_safe_under_isr_and_leader_churn)
+{
+    /* Given short lag and session timeouts and heavy loss, so that the ISR
+     * and the leadership change all the time, the same checkers hold. */
+    uint64_t seed = seed_of(_i);
+    char why[800];
+    bool ok = rsim_fault_scenario(seed, true, tracing(), why, sizeof why);
+
+    ck_assert_msg(ok, REPLAY_FMT, why, seed,
+                  "STRATA_SIM_CHURN=1 ", self_path());
+    if (getenv("STRATA_SIM_VERBOSE") != NULL) {
+        fprintf(stderr, "churn %s\n", why);
+    }
+}
+END_TEST
+
 /* ---- the durable-HW rule matters ---- */
 
 /* One run where every broker loses power at once, repeatedly, while
@@ -259,9 +285,16 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("seeds");
 
     tcase_set_timeout(tc, 0);
-    tcase_add_loop_test(
-        tc, test_replicas_keep_acked_records_under_faults_and_converge, 0,
-        n_seeds());
+    if (!churn_only()) {
+        tcase_add_loop_test(
+            tc, test_replicas_keep_acked_records_under_faults_and_converge, 0,
+            n_seeds());
+    }
+    if (churn_only() || st_test_seed_override() < 0) {
+        tcase_add_loop_test(tc,
+                            test_replicas_stay_safe_under_isr_and_leader_churn,
+                            0, churn_only() ? 1 : n_seeds() / 5);
+    }
     suite_add_tcase(s, tc);
     if (st_test_seed_override() < 0) {
         tc = tcase_create("mechanisms");
