@@ -61,6 +61,8 @@ static int push_done(struct st_replica *r, uint64_t token, int64_t end,
     r->done[r->n_done].token = token;
     r->done[r->n_done].end_offset = end;
     r->done[r->n_done].status = status;
+    r->done[r->n_done].durable = status == ST_REPLICA_ACKED &&
+                                 r->cfg.durable_hw;
     r->n_done++;
     return 0;
 }

@@ -268,6 +268,8 @@ struct st_replica_completion {
     uint64_t token;
     int64_t end_offset;
     enum st_replica_ack_status status;
+    bool durable; /* ACKED: also fsynced on every ISR member (durable_hw),
+                   * else replicated to their page caches only */
 };
 
 struct st_replica_update {

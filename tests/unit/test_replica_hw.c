@@ -1,4 +1,5 @@
 /* hw.c: the leader's high watermark and acks=all completions. */
+#include "common/alloc.h"
 #include "test_replica_util.h"
 
 static struct rt t;
@@ -142,6 +143,7 @@ START_TEST(test_acks_all_completes_when_the_hw_passes_the_append)
     ck_assert_uint_eq(t.u.n_completions, 1);
     ck_assert_uint_eq(t.u.completions[0].token, 77);
     ck_assert_int_eq(t.u.completions[0].status, ST_REPLICA_ACKED);
+    ck_assert(t.u.completions[0].durable);
 }
 END_TEST
 
@@ -178,6 +180,24 @@ START_TEST(test_losing_leadership_answers_pending_acks_not_leader)
 }
 END_TEST
 
+START_TEST(test_out_of_memory_is_an_error_value_and_leaks_nothing)
+{
+    /* Given a leader, when every allocation fails, */
+    leader_with_10(true, 10);
+    st_alloc_fail_after(0, 1000);
+    /* a produce cannot be registered and says so; a new core cannot be
+     * created either. */
+    ck_assert_int_eq(rt_ack_wait(&t, 1, 10), ST_ENOMEM);
+    struct st_replica_config c;
+    struct st_replica_log_state l = {0};
+    struct st_replica *r2 = NULL;
+    st_replica_config_init(&c);
+    ck_assert_int_eq(st_replica_new(&c, &l, &r2), ST_ENOMEM);
+    st_alloc_fail_after(0, 0);
+    /* (the sanitizer's leak check covers the rest at teardown) */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("replica_hw");
@@ -195,6 +215,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_acks_all_completes_when_the_hw_passes_the_append);
     tcase_add_test(tc, test_isr_below_min_after_append_is_not_enough_replicas);
     tcase_add_test(tc, test_losing_leadership_answers_pending_acks_not_leader);
+    tcase_add_test(tc, test_out_of_memory_is_an_error_value_and_leaks_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
