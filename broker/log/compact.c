@@ -153,8 +153,13 @@ int st_log_clean_begin(struct st_log *log, int64_t now_ms, int64_t hw,
         log->cleaning || log->retaining) {
         return 1;
     }
+    /* Only synced segments below the recovery point: open trusts them,
+     * so a cleaned one (whose last record may end before the next
+     * segment) is never mistaken for a lost tail. */
     size_t n = 0;
-    while (n + 1 < log->n_segs && log->segs[n + 1]->base <= hw) {
+    while (n + 1 < log->n_segs && log->segs[n + 1]->base <= hw &&
+           log->segs[n + 1]->base <= log->recovery_point &&
+           log->segs[n]->synced_size >= log->segs[n]->size) {
         n++;
     }
     if (n == 0) {

@@ -242,7 +242,17 @@ int st_log_append(struct st_log *log, uint8_t *buf, size_t len,
     struct st_segment *seg = st_log_active(log);
     if (needs_roll(log, seg, len, out->base_offset, out->last_offset,
                    now_ms)) {
-        rv = st_log_roll(log, out->base_offset, now_ms);
+        /* The new segment is named after the log end, not the first
+         * batch (they differ only after a follower's gap): consecutive
+         * segments then always meet, and recovery can tell a lost tail
+         * from a gap. Only a gap too wide for 32-bit relative offsets
+         * names it after the batch. */
+        int64_t base = log->end_offset;
+        if (out->last_offset - base > (int64_t)UINT32_MAX - 1 ||
+            base <= seg->base) {
+            base = out->base_offset;
+        }
+        rv = st_log_roll(log, base, now_ms);
         if (rv != 0) {
             return rv;
         }

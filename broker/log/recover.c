@@ -201,6 +201,17 @@ static int recover_segment(struct st_log *log, size_t i, bool clean,
             return rv;
         }
         *cut = true;
+    } else if (i + 1 < log->n_segs &&
+               seg->next_offset < log->segs[i + 1]->base) {
+        /* Segments are named after the log end at their roll, so they
+         * meet. This one stops short: its unsynced tail was lost whole
+         * while a later segment's name and bytes survived. Keeping the
+         * later ones would leave a hole. */
+        ST_WARN("log", "file=%s.log ends at offset %" PRId64
+                       " before the next segment %" PRId64
+                       ": dropping the later segments",
+                seg->path, seg->next_offset, log->segs[i + 1]->base);
+        *cut = true;
     }
     seg->synced_size = 0;
     seg->index_written = false;

@@ -151,9 +151,12 @@ static void fold_partition(int64_t *latest, int64_t *records,
     }
 }
 
+/* Clean as the flusher does: rolled segments are flushed promptly, and
+ * only synced segments below the recovery point are cleaned. */
 static int clean(int64_t now, int64_t hw)
 {
     struct st_log_clean_job *job;
+    ck_assert_int_eq(st_log_flush(f.log), 0);
     int rv = st_log_clean_begin(f.log, now, hw, &job);
     if (rv != 0) {
         return rv;
@@ -283,11 +286,13 @@ START_TEST(test_swap_waits_for_a_running_flush)
     int64_t end = write_workload();
     int64_t want[KEYS], got[KEYS], n, tombs;
     fold_partition(want, &n, &tombs);
+    ck_assert_int_eq(st_log_flush(f.log), 0);
     struct st_log_clean_job *job;
     ck_assert_int_eq(st_log_clean_begin(f.log, 1000000, end, &job), 0);
     st_log_clean_run(job);
     /* Given a flush job in flight (it may be writing index files of the
      * segments being replaced), */
+    st_log_set_high_watermark(f.log, end); /* something to flush */
     struct st_log_flush_job *fj;
     ck_assert_int_eq(st_log_flush_begin(f.log, &fj), 0);
     /* the swap waits, */
