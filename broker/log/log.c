@@ -251,8 +251,17 @@ int st_log_append(struct st_log *log, uint8_t *buf, size_t len,
         if (out->last_offset - base > (int64_t)UINT32_MAX - 1 ||
             base <= seg->base) {
             base = out->base_offset;
+            if (seg->size == 0) {
+                /* An empty segment must not stop short of its successor
+                 * (open would take it for a lost tail): drop it. */
+                log->n_segs--;
+                st_segment_delete(seg);
+            }
         }
         rv = st_log_roll(log, base, now_ms);
+        if (rv != 0 && log->n_segs == 0) {
+            log->failed = rv; /* no active segment left */
+        }
         if (rv != 0) {
             return rv;
         }

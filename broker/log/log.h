@@ -10,8 +10,12 @@
  *   <dir>/producer-state                  pid -> epoch, sequences (producer_state.h)
  *   <dir>/clean-shutdown                  marker: indexes are trustworthy
  *
- * Segment names are the 20-digit base offset (the offset of the first batch
- * the segment was created for). Batches are Kafka v2 record batches
+ *   <base>.log.deleted / <base>.cleaned    transient (deletion / compaction)
+ *
+ * Segment names are the 20-digit base offset: the log end offset when the
+ * segment was rolled, which is its first batch's offset except after a
+ * follower's gap (so consecutive segments always meet, which is how open
+ * tells a lost unsynced tail from a gap). Batches are Kafka v2 record batches
  * (common/batch.h); the log writes them byte for byte as they arrived, only
  * rewriting base_offset and leader_epoch (outside the CRC) on a leader.
  *
