@@ -164,12 +164,17 @@ void isr_on_result(struct st_replica *r,
         r->alter_wait_metadata = true;
         r->alter_sent_ms = r->now_ms;
         break;
-    default:
+    case ST_REPLICA_ERR_INELIGIBLE_REPLICA:
         /* Refused while based on the current epoch: if it was the only
          * copy, nothing of it can still apply. */
         if (r->pending_copies == 1) {
             isr_pending_clear(r);
         }
+        r->alter_retry_ms = r->now_ms + r->cfg.alter_backoff_ms;
+        break;
+    default:
+        /* A timeout or transport error says nothing of the outcome: the
+         * proposal stays in the maximal ISR. */
         r->alter_retry_ms = r->now_ms + r->cfg.alter_backoff_ms;
         break;
     }

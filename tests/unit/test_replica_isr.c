@@ -224,6 +224,31 @@ START_TEST(test_timed_out_expansion_still_counts_its_members_in_the_hw)
 }
 END_TEST
 
+START_TEST(test_alter_reported_timed_out_by_the_driver_still_counts)
+{
+    /* Given ISR {1,2} at HW 10 and an expansion adding 3, */
+    leader_with_10(isr12, 2);
+    rt_fetch(&t, 2, 1, 1, 10, 1, 10);
+    rt_fetch(&t, 3, 1, 1, 10, 1, 10);
+    ck_assert(t.u.has_alter);
+    /* when the driver reports it timed out, and 3 falls behind, */
+    rt_alter_result(&t, ST_REPLICA_ERR_TIMEOUT, 1, 1, 0, NULL, 0);
+    rt_append(&t, 5, 1, 15);
+    rt_fetch(&t, 2, 1, 1, 15, 1, 15);
+    /* 3 still holds the HW: the controller may have added it. */
+    ck_assert_int_eq(t.u.hw_offset, 10);
+    /* A refusal of the single copy sent, though, settles it. */
+    rt_partition(&t, 1, 1, 2, isr12, 2);
+    rt_tick(&t, 100); /* the alter backoff */
+    rt_fetch(&t, 3, 1, 1, 15, 1, 15);
+    ck_assert(t.u.has_alter);
+    rt_alter_result(&t, ST_REPLICA_ERR_INELIGIBLE_REPLICA, 1, 2, 0, NULL, 0);
+    rt_append(&t, 5, 1, 20);
+    rt_fetch(&t, 2, 1, 1, 20, 1, 20);
+    ck_assert_int_eq(t.u.hw_offset, 20);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("replica_isr");
@@ -243,6 +268,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_unanswered_alter_is_resent_after_the_timeout);
     tcase_add_test(tc,
                    test_timed_out_expansion_still_counts_its_members_in_the_hw);
+    tcase_add_test(tc, test_alter_reported_timed_out_by_the_driver_still_counts);
     suite_add_tcase(s, tc);
     return s;
 }
