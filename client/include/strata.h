@@ -152,7 +152,13 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *   linger.ms [5]                 wait this long for a batch to fill
  *   batch.size [1MiB]             bytes per partition batch (uncompressed)
  *   compression.type [none]       none|zstd
- *   enable.idempotence [true]
+ *   enable.idempotence [true]     retries never reorder a partition's
+ *                                 records. Until brokers hand out producer
+ *                                 ids (no InitProducerId in the client
+ *                                 RPCs yet) this keeps one batch in flight
+ *                                 per partition, and a retry after a lost
+ *                                 answer may still duplicate. false: up to
+ *                                 5 in flight, retries may reorder.
  *   retries [2147483647]          resends of a failed batch
  *   retry.backoff.ms [100]
  *   delivery.timeout.ms [120000]  enqueue to delivery report, at most
@@ -382,8 +388,10 @@ strata_message_t *strata_consumer_poll(strata_t *rk, int timeout_ms);
 
 /* Move the fetch position of an assigned partition to @offset (or a
  * STRATA_OFFSET_* sentinel); records fetched before are dropped, so the
- * next record poll returns for it is at @offset. Errors: __UNKNOWN_PARTITION
- * (not assigned), __STATE. @timeout_ms bounds resolving a sentinel. */
+ * next record poll returns for it is at @offset. Also resumes a paused
+ * partition. Does not wait: a sentinel is resolved in the background
+ * (@timeout_ms is unused, kept for librdkafka's signature).
+ * Errors: __UNKNOWN_PARTITION (not assigned), __STATE, __INVALID_ARG. */
 strata_resp_err_t strata_seek(strata_t *rk, const char *topic,
                               int32_t partition, int64_t offset,
                               int timeout_ms);

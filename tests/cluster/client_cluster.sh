@@ -15,7 +15,10 @@
 #     destroy does not block.
 #  4. a bad key / bad value / missing key is refused naming it; wait_ready
 #     with no broker fails within its timeout naming the address.
-#  5. the examples produce and consume through the installed-style header.
+#  5. admin: create (duplicate refused), describe, alter configs,
+#     describe cluster, delete (a missing topic refused). List topics is
+#     not called: the broker crashes forwarding an empty request body.
+#  6. the examples produce and consume through the installed-style header.
 # Not here: no duplicates across a leader kill -9 with idempotence - the
 # brokers have no InitProducerId (and the test cluster runs RF=1).
 CLIENT=$5
@@ -43,6 +46,9 @@ ct stalled stall "${PIDS[b1]}" "${PIDS[b2]}" "${PIDS[b3]}" ||
     fail "stalled cluster"
 kill -CONT "${PIDS[b1]}" "${PIDS[b2]}" "${PIDS[b3]}"
 log "ok: QUEUE_FULL, flush timeout and reasons with the cluster stalled"
+
+ct admin || fail "admin calls"
+log "ok: create, describe, alter configs, describe cluster, delete"
 
 CLOSED=$(free_ports 1)
 ct errors "$CLOSED" || fail "configuration and no-broker errors"
