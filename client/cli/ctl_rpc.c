@@ -30,6 +30,7 @@ struct cli_ctl {
     uint16_t port;
     struct st_rpc_client *client;
     uint32_t timeout_ms;
+    bool conn_failed; /* the current client's connection attempt failed */
 };
 
 uint64_t cli_now_ms(void)
@@ -138,6 +139,34 @@ struct st_tls_ctx *cli_ctl_tls(struct cli_ctl *c)
     return c->tls;
 }
 
+static void conn_state_cb(void *arg, int status, const char *text)
+{
+    struct cli_ctl *c = arg;
+    (void)text;
+    if (status < 0) {
+        c->conn_failed = true;
+    }
+}
+
+/* The client used by cli_ctl_call: like cli_ctl_client, plus connection
+ * failures reported so that a dead voter is left at once instead of
+ * waiting for the request timeout. */
+static struct st_rpc_client *call_client(struct cli_ctl *c)
+{
+    struct st_rpc_client_config cc = {0};
+    cc.host = c->host;
+    cc.port = c->port;
+    cc.tls = c->tls;
+    cc.connect_timeout_ms = 1000;
+    cc.backoff_initial_ms = 20;
+    cc.backoff_max_ms = 200;
+    cc.on_state = conn_state_cb;
+    cc.state_arg = c;
+    struct st_rpc_client *cl = NULL;
+    st_rpc_client_new(c->base, &cc, &cl);
+    return cl;
+}
+
 struct st_rpc_client *cli_ctl_client(struct cli_ctl *c, const char *host,
                                      uint16_t port)
 {
@@ -221,8 +250,9 @@ int cli_ctl_call(struct cli_ctl *c, uint32_t api, const ProtobufCMessage *req,
     snprintf(err, cap, "no answer within %u ms", c->timeout_ms);
     while (cli_now_ms() < deadline) {
         if (c->client == NULL) {
-            c->client = cli_ctl_client(c, c->host, c->port);
+            c->client = call_client(c);
         }
+        c->conn_failed = false;
         struct pending p = {0};
         struct st_rpc_call call = {0};
         call.api = api;
@@ -233,8 +263,21 @@ int cli_ctl_call(struct cli_ctl *c, uint32_t api, const ProtobufCMessage *req,
             snprintf(err, cap, "cannot send to %s:%u", c->host, c->port);
             break;
         }
-        while (!p.done) {
+        while (!p.done && !c->conn_failed) {
             event_base_loop(c->base, EVLOOP_ONCE);
+        }
+        if (!p.done) {
+            /* Connection refused or lost: cancel (the callback runs). */
+            snprintf(err, cap, "%s:%u: %s", c->host, c->port,
+                     st_rpc_client_last_error(c->client));
+            st_rpc_client_free(c->client);
+            c->client = NULL;
+            st_free(p.body);
+            move_to(c, c->boot_host[c->next_boot],
+                    c->boot_port[c->next_boot]);
+            c->next_boot = (c->next_boot + 1) % c->n_boot;
+            wait_ms(c, RETRY_DELAY_MS);
+            continue;
         }
         if (p.status != 0) {
             snprintf(err, cap, "%s:%u: %s %s", c->host, c->port,

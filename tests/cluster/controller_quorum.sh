@@ -13,7 +13,8 @@
 #     bad value is refused naming the key.
 #  3. kill -9 of the leader: a new leader is elected, every topic is there
 #     and a new topic can be created.
-#  4. the killed voter, restarted, catches up.
+#  4. the killed voter, restarted, catches up (STRATA_LONG=1: 10 more
+#     kill-leader/restart rounds).
 #  5. SIGTERM on the leader: it hands leadership over and exits 0.
 #  6. all three killed and restarted at once come back with the same state
 #     (identical describe output on every voter).
@@ -252,6 +253,27 @@ start "v$OLD"
 wait_until 15 has_topics "${PORT[$OLD]}" alpha beta gamma delta ||
     fail "restarted voter $OLD did not catch up"
 log "ok: voter $OLD restarted and caught up"
+
+# With STRATA_LONG=1 (tests/run.sh --long): 10 more kill-leader rounds,
+# each creating a topic that every voter must list afterwards.
+if [ "${STRATA_LONG:-0}" = 1 ]; then
+    ALL=(alpha beta gamma delta)
+    for round in $(seq 1 10); do
+        wait_until 15 leader_seen_by "$P1" || fail "round $round: no leader"
+        OLD=$(leader_seen_by "$P1")
+        kill9 "v$OLD"
+        cli --bootstrap-controller "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" \
+            --timeout-ms 20000 topics create "round$round" --partitions 1 \
+            --replication-factor 1 >/dev/null || fail "round $round: create"
+        ALL+=("round$round")
+        start "v$OLD"
+        for i in 1 2 3; do
+            wait_until 15 has_topics "${PORT[$i]}" "${ALL[@]}" ||
+                fail "round $round: voter $i lacks topics"
+        done
+    done
+    log "ok: 10 more kill-leader rounds (long mode)"
+fi
 
 # ---- 5. SIGTERM on the leader hands leadership over ----
 wait_until 10 leader_seen_by "$P1" || fail "no leader before SIGTERM"
