@@ -178,6 +178,8 @@ static void fill_common(struct st_replica *r, struct st_replica_update *out)
     out->role = r->role;
     out->leader_epoch = r->leader_epoch;
     out->hw_offset = r->hw;
+    out->hw_settled = r->role == ST_REPLICA_LEADER &&
+                      r->hw >= r->epoch_start_offset;
     out->completions = r->done;
     out->n_completions = r->n_done;
     if (r->role == ST_REPLICA_LEADER) {

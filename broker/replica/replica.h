@@ -23,7 +23,8 @@
  *   a simultaneous power loss of every replica. The HW never decreases on
  *   a leader. A follower's HW = min(leader's HW, own log end).
  * - A new leader forgets every follower position: a follower counts towards
- *   the HW only after a fetch validated in the new leader epoch.
+ *   the HW only after a fetch validated in the new leader epoch. Until its
+ *   HW reaches the start of its epoch the HW is not "settled" (KIP-207).
  * - Until the outcome of an AlterPartition is known (accepted, or the
  *   partition epoch it was based on superseded) the HW is computed over
  *   the union of the committed and every proposed ISR (KIP-497's "maximal
@@ -276,6 +277,11 @@ struct st_replica_update {
     enum st_replica_role role;
     int32_t leader_epoch;
     int64_t hw_offset;         /* never decreases while leader of an epoch */
+    bool hw_settled;           /* leader: the HW reached the start of our
+                                * epoch. Until then ListOffsets(latest)
+                                * answers OFFSET_NOT_AVAILABLE, so offsets
+                                * seen by clients never go back across a
+                                * leader change (KIP-207). */
     int64_t truncate_to;       /* -1: none (contract step 1) */
     int64_t reset_to;          /* -1: none (contract step 1) */
     bool append_fetched;       /* contract step 2 */

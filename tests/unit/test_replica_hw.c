@@ -88,9 +88,12 @@ START_TEST(test_new_leader_waits_for_each_isr_member_to_fetch_in_its_epoch)
     /* nor after one follower fetched in the new epoch, */
     rt_fetch(&t, 2, 1, 2, 10, 1, 10);
     ck_assert_int_eq(t.u.hw_offset, 0);
-    /* only once every ISR member did. */
+    ck_assert(!t.u.hw_settled);
+    /* only once every ISR member did; then the HW has reached the start
+     * of epoch 2 and may be shown to clients (KIP-207). */
     rt_fetch(&t, 3, 1, 2, 10, 1, 10);
     ck_assert_int_eq(t.u.hw_offset, 10);
+    ck_assert(t.u.hw_settled);
 }
 END_TEST
 
