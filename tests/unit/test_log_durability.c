@@ -166,6 +166,79 @@ START_TEST(test_full_disk_reports_enospc_then_recovers)
 }
 END_TEST
 
+START_TEST(test_failed_write_is_sticky_and_leaves_no_partial_batch)
+{
+    open_log();
+    tl_append(f.log, 3, 10, 1);
+    /* Given the next write failing with EIO, */
+    st_vfs_mem_fail_nth(f.vfs, ST_VFS_FAULT_WRITE, 1, ST_EIO);
+    uint8_t *b;
+    size_t len = tl_batch(2, 10, 1, &b);
+    struct st_log_append_info info;
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     ST_EIO);
+    /* the log refuses writes until reopened, */
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     ST_EIO);
+    ck_assert_int_eq(st_log_end_offset(f.log), 3);
+    st_log_abandon(f.log);
+    f.log = NULL;
+    /* and reopens with only whole batches. */
+    open_log();
+    ck_assert_int_eq(tl_scan_all(f.log, 0, NULL), st_log_end_offset(f.log));
+    ck_assert_int_eq(st_log_append(f.log, b, len, ST_LOG_APPEND_LEADER, 0, 1,
+                                   &info),
+                     0);
+    free(b);
+}
+END_TEST
+
+/* Every allocation of open, append, read, flush, truncate and close made
+ * to fail in turn: each call fails cleanly (ST_ENOMEM or sticky) and
+ * nothing leaks (ASan) or crashes. */
+START_TEST(test_allocation_failures_unwind_cleanly)
+{
+    uint8_t *b;
+    size_t len = tl_batch(3, 100, 1, &b);
+    uint8_t *copy = malloc(len);
+    for (long n = 0; n < 400; n++) {
+        struct st_vfs *vfs;
+        ck_assert_int_eq(st_vfs_mem_new(1, &vfs), 0);
+        struct st_log *log = NULL;
+        st_alloc_fail_after(n, 1);
+        int rv = st_log_open(vfs, "/a/b", &f.conf, 1, &log);
+        if (rv == 0) {
+            struct st_log_append_info info;
+            for (int i = 0; i < 40; i++) {
+                memcpy(copy, b, len);
+                (void)st_log_append(log, copy, len, ST_LOG_APPEND_LEADER, 1,
+                                    1, &info);
+            }
+            struct st_log_read_result r;
+            if (st_log_read(log, 0, INT64_MAX, 100, &r) == 0) {
+                st_log_read_release(&r);
+            }
+            (void)st_log_flush(log);
+            (void)st_log_truncate_to(log, 7);
+            st_log_close(log);
+        } else {
+            ck_assert_msg(rv == ST_ENOMEM, "n=%ld rv=%d", n, rv);
+        }
+        st_alloc_fail_after(0, 0);
+        /* Whatever happened, the directory opens again. */
+        ck_assert_int_eq(st_log_open(vfs, "/a/b", &f.conf, 1, &log), 0);
+        ck_assert_int_eq(tl_scan_all(log, st_log_start_offset(log), NULL),
+                         st_log_end_offset(log));
+        st_log_close(log);
+        st_vfs_mem_free(vfs);
+    }
+    free(copy);
+    free(b);
+}
+END_TEST
+
 /* ---- power loss ---- */
 
 struct appended {
@@ -359,6 +432,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_none_and_interval_policies_ack_from_page_cache);
     tcase_add_test(tc, test_failed_fsync_is_sticky_until_reopen);
     tcase_add_test(tc, test_full_disk_reports_enospc_then_recovers);
+    tcase_add_test(tc, test_failed_write_is_sticky_and_leaves_no_partial_batch);
+    tcase_add_test(tc, test_allocation_failures_unwind_cleanly);
     suite_add_tcase(s, tc);
     TCase *pl = tcase_create("power_loss");
     tcase_set_timeout(pl, 600);
