@@ -26,7 +26,6 @@ struct st_pm {
     int n_dirs;
     size_t *dir_load;            /* partitions per dir */
     struct st_partition **v;
-    bool *seen;
     size_t n, cap;
     uint64_t next_lane;
     bool swept;                  /* stale dirs removed once */
@@ -66,7 +65,6 @@ void st_pm_free(struct st_pm *pm)
         }
     }
     st_free(pm->v);
-    st_free(pm->seen);
     st_free(pm->dir_load);
     st_broker_log_dirs_free(pm->dirs, pm->n_dirs);
     st_free(pm);
@@ -218,14 +216,8 @@ static int add(struct st_pm *pm, struct st_partition *p)
             return ST_ENOMEM;
         }
         pm->v = v;
-        bool *seen = st_realloc(pm->seen, cap * sizeof *seen);
-        if (seen == NULL) {
-            return ST_ENOMEM;
-        }
-        pm->seen = seen;
         pm->cap = cap;
     }
-    pm->seen[pm->n] = true;
     pm->v[pm->n++] = p;
     return 0;
 }
@@ -301,13 +293,40 @@ static void sweep(struct st_pm *pm)
     }
 }
 
+/* Whether the metadata still places @p here (same topic id). */
+static bool placed_here(const struct st_pm *pm, const struct st_meta *m,
+                        const struct st_partition *p)
+{
+    const struct st_meta_topic *t = st_meta_topic_by_name(
+        m, st_partition_topic(p));
+    int32_t i = st_partition_index(p);
+    return t != NULL &&
+           memcmp(t->id, st_partition_topic_id(p), ST_META_UUID_LEN) == 0 &&
+           i < t->n_parts && hosts(&t->parts[i], pm->cfg.node_id);
+}
+
 int st_pm_reconcile(struct st_pm *pm, const struct st_meta *m,
                     bool caught_up)
 {
-    int failed = 0;
-    for (size_t i = 0; i < pm->n; i++) {
-        pm->seen[i] = false;
+    /* First drop what the metadata no longer places here: stop serving at
+     * once; delete only once caught up (an old snapshot must not delete
+     * data at start-up). This also frees the name of a deleted topic for a
+     * new topic of the same name, opened below. */
+    for (size_t i = 0; i < pm->n;) {
+        if (placed_here(pm, m, pm->v[i])) {
+            i++;
+            continue;
+        }
+        st_partition_update(pm->v[i], NULL, 1);
+        if (!caught_up) {
+            i++;
+            continue;
+        }
+        st_partition_close(pm->v[i], true);
+        pm->v[i] = pm->v[pm->n - 1];
+        pm->n--;
     }
+    int failed = 0;
     for (size_t ti = 0; ti < st_meta_topic_count(m); ti++) {
         const struct st_meta_topic *t = st_meta_topic_at(m, ti);
         for (int32_t pi = 0; pi < t->n_parts; pi++) {
@@ -318,7 +337,7 @@ int st_pm_reconcile(struct st_pm *pm, const struct st_meta *m,
             struct st_partition *p = st_pm_find(pm, t->name, pi);
             if (p != NULL &&
                 memcmp(st_partition_topic_id(p), t->id, ST_META_UUID_LEN)) {
-                continue; /* an old topic of that name: deleted below */
+                continue; /* an old topic of that name, deleted later */
             }
             if (p == NULL) {
                 int rv = open_partition(pm, m, t, pi, &p);
@@ -329,29 +348,11 @@ int st_pm_reconcile(struct st_pm *pm, const struct st_meta *m,
                     continue;
                 }
             }
-            for (size_t k = 0; k < pm->n; k++) {
-                pm->seen[k] = pm->seen[k] || pm->v[k] == p;
-            }
             struct st_log_config lc;
             int64_t min_isr;
             topic_log_config(pm, m, t->name, &lc, &min_isr);
             st_partition_update(p, mp, min_isr);
         }
-    }
-    for (size_t i = 0; i < pm->n;) {
-        if (pm->seen[i]) {
-            i++;
-            continue;
-        }
-        st_partition_update(pm->v[i], NULL, 1); /* stop serving at once */
-        if (!caught_up) {
-            i++;
-            continue;
-        }
-        st_partition_close(pm->v[i], true);
-        pm->v[i] = pm->v[pm->n - 1];
-        pm->seen[i] = pm->seen[pm->n - 1];
-        pm->n--;
     }
     if (caught_up && !pm->swept) {
         pm->swept = true;

@@ -84,5 +84,11 @@ gone() {
 wait_until 20 gone || fail "fx partition dirs still there"
 tcli metadata | grep -q "partition fx-" && fail "fx still in metadata"
 log "ok: deleted topic's partitions removed from every broker"
+tcli create-topic fx 2 >/dev/null || fail "create fx again"
+tcli produce fx --count 1000 --acks -1 --batch 10 >/dev/null ||
+    fail "produce to the new fx"
+tcli consume fx --count 1000 --batch 10 >/dev/null ||
+    fail "the new fx does not start empty at offset 0"
+log "ok: a topic re-created under the old name starts empty"
 STATUS=0
 log "PASS"

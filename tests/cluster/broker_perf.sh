@@ -13,7 +13,8 @@
 # 12-partition topic (leaders on all three brokers, all on this machine).
 # Latency: acks=1 and acks=all, 100 B records, 10 records per batch, 200
 # batches/s (2,000 records/s), one batch per request.
-# RECORDS (default 1,000,000 of 100 B; 200,000 of 1 KiB) can be set.
+# RECORDS (default 1,000,000 of 100 B; 200,000 of 1 KiB), INFLIGHT (16)
+# and FLUSH (log.flush.policy, batch) can be set.
 source "$(dirname "$0")/broker_lib.sh"
 N100=${RECORDS:-1000000}
 N1K=$((N100 / 5))
@@ -27,7 +28,7 @@ for parts in 1 12; do
             tcli create-topic "$t" "$parts" >/dev/null || fail "create $t"
             echo "== $parts partition(s), $size B records, acks=$acks"
             tcli perf-produce "$t" --count "$n" --size "$size" \
-                --acks "$acks" --batch 100 --inflight 16 | head -1 ||
+                --acks "$acks" --batch 100 --inflight "${INFLIGHT:-16}" | head -1 ||
                 fail "produce $t"
             tcli perf-consume "$t" --count "$n" --size "$size" \
                 --batch 100 || fail "consume $t"
