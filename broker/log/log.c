@@ -363,6 +363,7 @@ int st_log_read(struct st_log *log, int64_t offset, int64_t max_offset,
     }
     uint64_t end = pos;
     int64_t next = offset;
+    int64_t first_offset = h.base_offset;
     uint8_t hb[ST_BATCH_HEADER_BYTES];
     for (;;) {
         uint64_t total = st_batch_total_bytes(&h);
@@ -419,13 +420,7 @@ int st_log_read(struct st_log *log, int64_t offset, int64_t max_offset,
     out->fd = st_vfs_fd(seg->file);
     out->pos = pos;
     out->len = end - pos;
-    struct st_batch_header first;
-    uint8_t fb[ST_BATCH_HEADER_BYTES];
-    size_t n = 0;
-    if (st_vfs_pread(seg->file, fb, sizeof fb, pos, &n) == 0 &&
-        st_batch_header_decode(fb, n, &first) == 0) {
-        out->first_offset = first.base_offset;
-    }
+    out->first_offset = first_offset;
     out->next_offset = next;
     return 0;
 }

@@ -2,6 +2,7 @@
  * cache, idempotent producer state, the high watermark, retention. */
 #include "broker/log/checkpoint.h"
 #include "broker/log/epoch_cache.h"
+#include "broker/log/index.h"
 #include "broker/log/producer_state.h"
 #include "test_log_util.h"
 
@@ -70,6 +71,50 @@ START_TEST(test_checkpoint_round_trips_and_refuses_damage)
     ck_assert_int_eq(st_checkpoint_read_i64(f.vfs, "/c/no", ST_CHECKPOINT_HW,
                                             &v),
                      ST_ENOENT);
+}
+END_TEST
+
+START_TEST(test_decoders_survive_random_bytes)
+{
+    /* Checkpoint payloads and index files come from disk: random bytes of
+     * random length are refused or accepted, never read out of bounds. */
+    uint64_t rng = 99;
+    uint8_t buf[512];
+    struct st_epoch_cache c;
+    struct st_producer_state ps;
+    struct st_offset_index ix;
+    struct st_time_index tx;
+    st_epoch_cache_init(&c);
+    st_producer_state_init(&ps);
+    st_offset_index_init(&ix);
+    st_time_index_init(&tx);
+    for (int i = 0; i < 20000; i++) {
+        size_t len = (size_t)(st_test_rand(&rng) % sizeof buf);
+        for (size_t j = 0; j < len; j++) {
+            buf[j] = (uint8_t)st_test_rand(&rng);
+        }
+        if (i % 3 == 0 && len >= 12) {
+            /* plausible counts, to get past the first checks */
+            st_put_be32(buf, (uint32_t)(st_test_rand(&rng) % 8));
+            st_put_be32(buf + 8, (uint32_t)(st_test_rand(&rng) % 8));
+        }
+        int64_t upto;
+        struct st_bytes pl;
+        int rv = st_epoch_cache_decode(&c, buf, len);
+        ck_assert(rv == 0 || rv == ST_ECORRUPT);
+        rv = st_producer_state_decode(&ps, buf, len, &upto);
+        ck_assert(rv == 0 || rv == ST_ECORRUPT);
+        rv = st_offset_index_decode(&ix, buf, len, 1 << 20);
+        ck_assert(rv == 0 || rv == ST_ECORRUPT);
+        rv = st_time_index_decode(&tx, buf, len, 1 << 20);
+        ck_assert(rv == 0 || rv == ST_ECORRUPT);
+        rv = st_checkpoint_decode(ST_CHECKPOINT_HW, buf, len, &pl);
+        ck_assert(rv == 0 || rv == ST_ECORRUPT);
+    }
+    st_epoch_cache_close(&c);
+    st_producer_state_close(&ps);
+    st_offset_index_close(&ix);
+    st_time_index_close(&tx);
 }
 END_TEST
 
@@ -402,6 +447,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("state");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_checkpoint_round_trips_and_refuses_damage);
+    tcase_add_test(tc, test_decoders_survive_random_bytes);
     tcase_add_test(tc, test_epoch_cache_answers_end_offsets_and_truncates);
     tcase_add_test(tc,
                    test_epoch_cache_survives_crash_and_is_rebuilt_past_checkpoint);
