@@ -423,7 +423,9 @@ static bool fetch_answer(struct st_ctl_service *s, struct st_rpc_reply *reply,
         resp.snapshot.len = data.len;
         resp.snapshot_offset = (int64_t)snap.index;
     }
-    resp.high_watermark = (int64_t)applied;
+    /* The last committed *record* (Raft no-ops are not records): a broker
+     * is caught up once its own last offset reaches it. */
+    resp.high_watermark = st_meta_last_offset(s->applied);
     svc_reply(reply, 0, NULL, &resp.base);
     st_free(recs);
     st_free(rps);

@@ -326,6 +326,7 @@ START_TEST(test_fetch_metadata_returns_committed_records_after_offset)
     }
     ck_assert_ptr_nonnull(st_meta_topic_by_name(m, "orders"));
     ck_assert_int_eq(r->high_watermark, r->records[2]->offset);
+    ck_assert_int_eq(st_meta_last_offset(m), r->high_watermark);
     st_meta_free(m);
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -563,6 +564,34 @@ START_TEST(test_broker_without_heartbeats_is_fenced_after_session_timeout)
 }
 END_TEST
 
+START_TEST(test_high_watermark_is_the_last_record_not_a_raft_noop)
+{
+    /* Given a record committed, then a restart whose new term begins with
+     * a Raft no-op (the last entry of the log, but not a record), */
+    voter_start();
+    wait_active();
+    int64_t epoch = register_broker(9);
+    voter_stop();
+    voter_start();
+    wait_active();
+    ck_assert_uint_gt(st_raft_driver_applied(f.drv), (uint64_t)epoch);
+    /* a fetch reports the record's offset as the high watermark, so a
+     * broker that applied it counts as caught up. */
+    Strata__Ctl__FetchMetadataRequest req =
+        STRATA__CTL__FETCH_METADATA_REQUEST__INIT;
+    req.offset = -1;
+    int32_t err;
+    Strata__Ctl__FetchMetadataResponse *r = (void *)call(
+        STRATA__CTL__API__FETCH_METADATA, &req.base,
+        &strata__ctl__fetch_metadata_response__descriptor, &err);
+    ck_assert_int_eq(err, 0);
+    ck_assert_uint_eq(r->n_records, 1);
+    ck_assert_int_eq(r->records[0]->offset, epoch);
+    ck_assert_int_eq(r->high_watermark, epoch);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+END_TEST
+
 START_TEST(test_concurrent_creates_share_fsyncs)
 {
     /* Given a broker, and 40 topic creations sent without waiting, */
@@ -625,8 +654,10 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("service");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_registered_broker_is_unfenced_by_caught_up_heartbeat);
-    tcase_add_test(tc, test_fetch_metadata_returns_committed_records_after_offset);
+    tcase_add_test(tc,
+                   test_registered_broker_is_unfenced_by_caught_up_heartbeat);
+    tcase_add_test(tc,
+                   test_fetch_metadata_returns_committed_records_after_offset);
     tcase_add_test(tc, test_fetch_metadata_long_poll_is_woken_by_a_commit);
     tcase_add_test(tc, test_fetch_below_log_start_answers_with_a_snapshot);
     tcase_add_test(tc, test_alter_partition_checks_the_partition_epoch);
@@ -634,6 +665,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_restart_recovers_the_metadata_from_the_log);
     tcase_add_test(tc, test_unknown_topic_is_a_per_topic_error);
     tcase_add_test(tc, test_concurrent_creates_share_fsyncs);
+    tcase_add_test(tc,
+                   test_high_watermark_is_the_last_record_not_a_raft_noop);
     tcase_add_test(tc,
                    test_broker_without_heartbeats_is_fenced_after_session_timeout);
     suite_add_tcase(s, tc);
