@@ -69,7 +69,8 @@ void epochs_truncate_start(struct st_replica *r, int64_t start)
 
     /* Drop entries wholly before @start: those followed by another entry
      * that also starts at or before it. */
-    while (drop + 1 < r->n_epochs && r->epochs[drop + 1].start_offset <= start) {
+    while (drop + 1 < r->n_epochs &&
+           r->epochs[drop + 1].start_offset <= start) {
         drop++;
     }
     for (unsigned i = drop; i < r->n_epochs; i++) {

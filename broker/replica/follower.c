@@ -132,7 +132,8 @@ static int on_data(struct st_replica *r,
             return ST_EINVAL;
         }
         for (unsigned i = 0; i < rep->n_runs; i++) {
-            rv = epochs_assign(r, rep->runs[i].epoch, rep->runs[i].start_offset);
+            rv =
+                epochs_assign(r, rep->runs[i].epoch, rep->runs[i].start_offset);
             if (rv != 0) {
                 return rv;
             }

@@ -50,8 +50,7 @@ static int push_done(struct st_replica *r, uint64_t token, int64_t end,
 {
     if (r->n_done == r->cap_done) {
         unsigned cap = r->cap_done == 0 ? 16 : r->cap_done * 2;
-        struct st_replica_completion *d =
-            st_realloc(r->done, cap * sizeof *d);
+        struct st_replica_completion *d = st_realloc(r->done, cap * sizeof *d);
         if (d == NULL) {
             return ST_ENOMEM;
         }
@@ -61,8 +60,8 @@ static int push_done(struct st_replica *r, uint64_t token, int64_t end,
     r->done[r->n_done].token = token;
     r->done[r->n_done].end_offset = end;
     r->done[r->n_done].status = status;
-    r->done[r->n_done].durable = status == ST_REPLICA_ACKED &&
-                                 r->cfg.durable_hw;
+    r->done[r->n_done].durable =
+        status == ST_REPLICA_ACKED && r->cfg.durable_hw;
     r->n_done++;
     return 0;
 }
@@ -105,8 +104,8 @@ int acks_complete(struct st_replica *r)
     int rv;
 
     while (n < r->n_pending && r->pending[n].end_offset <= r->hw) {
-        rv = push_done(r, r->pending[n].token, r->pending[n].end_offset,
-                       status);
+        rv =
+            push_done(r, r->pending[n].token, r->pending[n].end_offset, status);
         if (rv != 0) {
             return rv;
         }
@@ -124,8 +123,8 @@ int acks_fail_all(struct st_replica *r, enum st_replica_ack_status status)
     int rv;
 
     for (unsigned i = 0; i < r->n_pending; i++) {
-        rv = push_done(r, r->pending[i].token, r->pending[i].end_offset,
-                       status);
+        rv =
+            push_done(r, r->pending[i].token, r->pending[i].end_offset, status);
         if (rv != 0) {
             return rv;
         }

@@ -116,9 +116,9 @@ void isr_maybe_alter(struct st_replica *r, struct st_replica_update *out)
         changed = changed || keep != in;
         if (keep) {
             a->isr[a->n_isr].id = m->id;
-            a->isr[a->n_isr].broker_epoch =
-                m->id == r->cfg.broker_id ? r->cfg.broker_epoch
-                                          : r->followers[i].broker_epoch;
+            a->isr[a->n_isr].broker_epoch = m->id == r->cfg.broker_id
+                                                ? r->cfg.broker_epoch
+                                                : r->followers[i].broker_epoch;
             a->isr[a->n_isr].fenced = false;
             a->n_isr++;
         }

@@ -61,8 +61,8 @@ static void update_caught_up(struct st_replica *r, struct follower *f,
     f->last_fetch_ms = r->now_ms;
 }
 
-static enum st_replica_error check_fetch(struct st_replica *r,
-                                         const struct st_replica_follower_fetch *q)
+static enum st_replica_error
+check_fetch(struct st_replica *r, const struct st_replica_follower_fetch *q)
 {
     if (r->role != ST_REPLICA_LEADER) {
         return ST_REPLICA_ERR_NOT_LEADER;
@@ -120,7 +120,8 @@ int leader_on_fetch(struct st_replica *r,
             rep->diverging = true;
             rep->diverging_epoch = epoch;
             rep->diverging_end_offset = end;
-            replica_trace(r, "fetch diverges replica=%d offset=%lld "
+            replica_trace(r,
+                          "fetch diverges replica=%d offset=%lld "
                           "last_epoch=%d answer_epoch=%d end=%lld",
                           q->replica_id, (long long)q->fetch_offset,
                           q->last_fetched_epoch, epoch, (long long)end);
@@ -138,8 +139,8 @@ int leader_on_fetch(struct st_replica *r,
          * Serve it, but let it count for nothing. */
         return 0;
     }
-    durable = q->durable_end < q->fetch_offset ? q->durable_end
-                                               : q->fetch_offset;
+    durable =
+        q->durable_end < q->fetch_offset ? q->durable_end : q->fetch_offset;
     if (f->known && q->broker_epoch == f->broker_epoch) {
         /* Within one incarnation and one leader epoch a validated follower
          * never truncates, so a smaller position is a reordered fetch. */

@@ -66,9 +66,10 @@ int partition_changed(struct st_replica *r,
     if (p->leader_epoch < r->leader_epoch ||
         (p->leader_epoch == r->leader_epoch &&
          p->partition_epoch <= r->partition_epoch)) {
-        replica_trace(r, "stale partition change leader_epoch=%d "
-                      "partition_epoch=%d", p->leader_epoch,
-                      p->partition_epoch);
+        replica_trace(r,
+                      "stale partition change leader_epoch=%d "
+                      "partition_epoch=%d",
+                      p->leader_epoch, p->partition_epoch);
         return 0;
     }
     new_epoch = p->leader_epoch > r->leader_epoch;
@@ -85,8 +86,10 @@ int partition_changed(struct st_replica *r,
         if (new_epoch || r->role != ST_REPLICA_LEADER) {
             leader_become(r);
         }
-        replica_trace(r, "partition change role=leader partition_epoch=%d "
-                      "isr=%u", r->partition_epoch, r->n_isr);
+        replica_trace(r,
+                      "partition change role=leader partition_epoch=%d "
+                      "isr=%u",
+                      r->partition_epoch, r->n_isr);
         return 0;
     }
 
@@ -109,8 +112,7 @@ int partition_changed(struct st_replica *r,
         r->fetch_inflight = false;
     }
     replica_trace(r, "partition change role=%s leader=%d partition_epoch=%d",
-                  st_replica_role_name(r->role), r->leader,
-                  r->partition_epoch);
+                  st_replica_role_name(r->role), r->leader, r->partition_epoch);
     (void)out;
     return 0;
 }

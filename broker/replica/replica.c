@@ -62,17 +62,17 @@ bool isr_contains(const int32_t *isr, unsigned n, int32_t id)
 
 static bool log_state_valid(const struct st_replica_log_state *l)
 {
-    if (l->log_start < 0 || l->log_end < l->log_start ||
-        l->durable_end < 0 || l->durable_end > l->log_end) {
+    if (l->log_start < 0 || l->log_end < l->log_start || l->durable_end < 0 ||
+        l->durable_end > l->log_end) {
         return false;
     }
     for (unsigned i = 0; i < l->n_epochs; i++) {
         if (l->epochs[i].epoch < 0 || l->epochs[i].start_offset < 0) {
             return false;
         }
-        if (i > 0 && (l->epochs[i].epoch <= l->epochs[i - 1].epoch ||
-                      l->epochs[i].start_offset <=
-                          l->epochs[i - 1].start_offset)) {
+        if (i > 0 &&
+            (l->epochs[i].epoch <= l->epochs[i - 1].epoch ||
+             l->epochs[i].start_offset <= l->epochs[i - 1].start_offset)) {
             return false;
         }
     }
@@ -107,8 +107,8 @@ int st_replica_new(const struct st_replica_config *cfg,
         r->hw = log->log_end;
     }
     for (unsigned i = 0; i < log->n_epochs; i++) {
-        rv = epochs_assign(r, log->epochs[i].epoch,
-                           log->epochs[i].start_offset);
+        rv =
+            epochs_assign(r, log->epochs[i].epoch, log->epochs[i].start_offset);
         if (rv != 0) {
             st_replica_free(r);
             return rv;
@@ -178,8 +178,8 @@ static void fill_common(struct st_replica *r, struct st_replica_update *out)
     out->role = r->role;
     out->leader_epoch = r->leader_epoch;
     out->hw_offset = r->hw;
-    out->hw_settled = r->role == ST_REPLICA_LEADER &&
-                      r->hw >= r->epoch_start_offset;
+    out->hw_settled =
+        r->role == ST_REPLICA_LEADER && r->hw >= r->epoch_start_offset;
     out->completions = r->done;
     out->n_completions = r->n_done;
     if (r->role == ST_REPLICA_LEADER) {

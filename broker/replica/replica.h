@@ -90,16 +90,16 @@
 typedef void (*st_replica_trace_fn)(void *arg, const char *line);
 
 struct st_replica_config {
-    int32_t broker_id;               /* this broker */
-    int64_t broker_epoch;            /* this broker's incarnation */
+    int32_t broker_id;                /* this broker */
+    int64_t broker_epoch;             /* this broker's incarnation */
     uint64_t replica_lag_time_max_ms; /* replica.lag.time.max.ms: 30000 */
-    unsigned min_insync_replicas;    /* min.insync.replicas: 1 */
-    bool durable_hw;                 /* log.flush.policy=batch: true */
-    uint64_t fetch_timeout_ms;       /* resend a fetch unanswered: 2000 */
-    uint64_t fetch_backoff_ms;       /* after an empty or failed fetch: 50 */
-    uint64_t alter_timeout_ms;       /* resend an unanswered alter: 5000 */
-    uint64_t alter_backoff_ms;       /* after a refused alter: 100 */
-    st_replica_trace_fn trace;       /* may be NULL */
+    unsigned min_insync_replicas;     /* min.insync.replicas: 1 */
+    bool durable_hw;                  /* log.flush.policy=batch: true */
+    uint64_t fetch_timeout_ms;        /* resend a fetch unanswered: 2000 */
+    uint64_t fetch_backoff_ms;        /* after an empty or failed fetch: 50 */
+    uint64_t alter_timeout_ms;        /* resend an unanswered alter: 5000 */
+    uint64_t alter_backoff_ms;        /* after a refused alter: 100 */
+    st_replica_trace_fn trace;        /* may be NULL */
     void *trace_arg;
 };
 
@@ -116,8 +116,8 @@ struct st_replica_epoch {
 struct st_replica_log_state {
     int64_t log_start;
     int64_t log_end;
-    int64_t durable_end;  /* <= log_end */
-    int64_t hw;           /* checkpointed HW; clamped to log_end */
+    int64_t durable_end; /* <= log_end */
+    int64_t hw;          /* checkpointed HW; clamped to log_end */
     const struct st_replica_epoch *epochs; /* ascending in both fields */
     unsigned n_epochs;
 };
@@ -139,29 +139,29 @@ struct st_replica_member {
 
 enum st_replica_event_type {
     ST_REPLICA_EV_PARTITION_CHANGED = 1, /* metadata log: leader/ISR/epochs */
-    ST_REPLICA_EV_BROKER_CHANGED,   /* metadata log: registration/fencing */
-    ST_REPLICA_EV_APPENDED,         /* local log end or durable end moved */
-    ST_REPLICA_EV_ACK_WAIT,         /* leader: an acks=all produce waits */
-    ST_REPLICA_EV_FOLLOWER_FETCH,   /* leader: a follower's fetch arrived */
-    ST_REPLICA_EV_FETCH_REPLY,      /* follower: the leader answered */
-    ST_REPLICA_EV_ALTER_RESULT,     /* leader: AlterPartition answered */
-    ST_REPLICA_EV_TICK,             /* time passed */
+    ST_REPLICA_EV_BROKER_CHANGED, /* metadata log: registration/fencing */
+    ST_REPLICA_EV_APPENDED,       /* local log end or durable end moved */
+    ST_REPLICA_EV_ACK_WAIT,       /* leader: an acks=all produce waits */
+    ST_REPLICA_EV_FOLLOWER_FETCH, /* leader: a follower's fetch arrived */
+    ST_REPLICA_EV_FETCH_REPLY,    /* follower: the leader answered */
+    ST_REPLICA_EV_ALTER_RESULT,   /* leader: AlterPartition answered */
+    ST_REPLICA_EV_TICK,           /* time passed */
 };
 
 /* Error codes carried in fetch replies and alter results (wire values). */
 enum st_replica_error {
     ST_REPLICA_OK = 0,
-    ST_REPLICA_ERR_NOT_LEADER,         /* not the leader of that epoch */
-    ST_REPLICA_ERR_FENCED_EPOCH,       /* requester's leader epoch is old */
-    ST_REPLICA_ERR_UNKNOWN_EPOCH,      /* requester's epoch is newer */
-    ST_REPLICA_ERR_OUT_OF_RANGE,       /* fetch offset below log start */
+    ST_REPLICA_ERR_NOT_LEADER,            /* not the leader of that epoch */
+    ST_REPLICA_ERR_FENCED_EPOCH,          /* requester's leader epoch is old */
+    ST_REPLICA_ERR_UNKNOWN_EPOCH,         /* requester's epoch is newer */
+    ST_REPLICA_ERR_OUT_OF_RANGE,          /* fetch offset below log start */
     ST_REPLICA_ERR_STALE_PARTITION_EPOCH, /* alter based on an old epoch */
-    ST_REPLICA_ERR_INELIGIBLE_REPLICA, /* alter adds a fenced/stale broker */
-    ST_REPLICA_ERR_TIMEOUT,            /* the driver gave up waiting */
+    ST_REPLICA_ERR_INELIGIBLE_REPLICA,    /* alter adds a fenced/stale broker */
+    ST_REPLICA_ERR_TIMEOUT,               /* the driver gave up waiting */
 };
 
 struct st_replica_partition {
-    int32_t leader;          /* -1: no leader */
+    int32_t leader; /* -1: no leader */
     int32_t leader_epoch;
     int32_t partition_epoch;
     const struct st_replica_member *replicas; /* with registration state */
@@ -172,17 +172,17 @@ struct st_replica_partition {
 
 struct st_replica_follower_fetch {
     int32_t replica_id;
-    int64_t broker_epoch;      /* the follower's incarnation */
+    int64_t broker_epoch;         /* the follower's incarnation */
     int32_t current_leader_epoch; /* the follower's view (KIP-320) */
-    int64_t fetch_offset;      /* the follower's log end */
-    int32_t last_fetched_epoch; /* epoch of its last record; -1 empty */
-    int64_t durable_end;       /* the follower's durable log end */
+    int64_t fetch_offset;         /* the follower's log end */
+    int32_t last_fetched_epoch;   /* epoch of its last record; -1 empty */
+    int64_t durable_end;          /* the follower's durable log end */
 };
 
 struct st_replica_fetch_reply {
-    int32_t to;                /* follower id (in replies the core makes) */
-    int32_t leader_epoch;      /* echo of the fetch's current_leader_epoch */
-    int64_t fetch_offset;      /* echo of the fetch's offset */
+    int32_t to;           /* follower id (in replies the core makes) */
+    int32_t leader_epoch; /* echo of the fetch's current_leader_epoch */
+    int64_t fetch_offset; /* echo of the fetch's offset */
     enum st_replica_error error;
     int64_t hw;
     int64_t log_start;
@@ -204,10 +204,10 @@ struct st_replica_fetch_reply {
 
 struct st_replica_alter_result {
     enum st_replica_error error;
-    int32_t leader_epoch;      /* echo of the request's */
+    int32_t leader_epoch;         /* echo of the request's */
     int32_t base_partition_epoch; /* echo: the epoch it was based on */
-    int32_t partition_epoch;   /* on OK: the new partition epoch */
-    const int32_t *isr;        /* on OK: the committed ISR */
+    int32_t partition_epoch;      /* on OK: the new partition epoch */
+    const int32_t *isr;           /* on OK: the committed ISR */
     unsigned n_isr;
 };
 
@@ -228,8 +228,8 @@ struct st_replica_event {
             int32_t epoch;
         } appended;
         struct {
-            uint64_t token;      /* the driver's produce id */
-            int64_t end_offset;  /* done when the HW reaches it */
+            uint64_t token;     /* the driver's produce id */
+            int64_t end_offset; /* done when the HW reaches it */
         } ack_wait;
         struct st_replica_follower_fetch fetch;
         struct st_replica_fetch_reply fetch_reply;
@@ -240,8 +240,8 @@ struct st_replica_event {
 /* ---- the update ---- */
 
 struct st_replica_fetch_request {
-    int32_t to;                /* the leader */
-    int32_t replica_id;        /* this broker */
+    int32_t to;         /* the leader */
+    int32_t replica_id; /* this broker */
     int64_t broker_epoch;
     int32_t current_leader_epoch;
     int64_t fetch_offset;
@@ -252,17 +252,17 @@ struct st_replica_fetch_request {
 struct st_replica_alter_request {
     int32_t leader_id;
     int32_t leader_epoch;
-    int32_t partition_epoch;   /* the epoch it is based on */
+    int32_t partition_epoch;                      /* the epoch it is based on */
     struct st_replica_member isr[ST_REPLICA_MAX]; /* proposed, with the
                                                    * epochs seen in fetches */
     unsigned n_isr;
 };
 
 enum st_replica_ack_status {
-    ST_REPLICA_ACKED = 1,            /* replicated to the ISR (and durable
-                                      * on it with durable_hw) */
+    ST_REPLICA_ACKED = 1, /* replicated to the ISR (and durable
+                           * on it with durable_hw) */
     ST_REPLICA_NOT_ENOUGH_REPLICAS_AFTER_APPEND, /* outcome unknown */
-    ST_REPLICA_ACK_NOT_LEADER,       /* leadership lost: outcome unknown */
+    ST_REPLICA_ACK_NOT_LEADER, /* leadership lost: outcome unknown */
 };
 
 struct st_replica_completion {
@@ -276,15 +276,15 @@ struct st_replica_completion {
 struct st_replica_update {
     enum st_replica_role role;
     int32_t leader_epoch;
-    int64_t hw_offset;         /* never decreases while leader of an epoch */
-    bool hw_settled;           /* leader: the HW reached the start of our
-                                * epoch. Until then ListOffsets(latest)
-                                * answers OFFSET_NOT_AVAILABLE, so offsets
-                                * seen by clients never go back across a
-                                * leader change (KIP-207). */
-    int64_t truncate_to;       /* -1: none (contract step 1) */
-    int64_t reset_to;          /* -1: none (contract step 1) */
-    bool append_fetched;       /* contract step 2 */
+    int64_t hw_offset;   /* never decreases while leader of an epoch */
+    bool hw_settled;     /* leader: the HW reached the start of our
+                          * epoch. Until then ListOffsets(latest)
+                          * answers OFFSET_NOT_AVAILABLE, so offsets
+                          * seen by clients never go back across a
+                          * leader change (KIP-207). */
+    int64_t truncate_to; /* -1: none (contract step 1) */
+    int64_t reset_to;    /* -1: none (contract step 1) */
+    bool append_fetched; /* contract step 2 */
     bool has_fetch_reply;
     struct st_replica_fetch_reply fetch_reply;
     bool has_fetch;
@@ -293,7 +293,7 @@ struct st_replica_update {
     struct st_replica_alter_request alter;
     const struct st_replica_completion *completions;
     unsigned n_completions;
-    uint64_t next_tick_ms;     /* absolute; UINT64_MAX: no timer needed */
+    uint64_t next_tick_ms; /* absolute; UINT64_MAX: no timer needed */
 };
 
 struct st_replica;

@@ -6,13 +6,13 @@
 
 /* What the leader knows of one replica (itself included, unused). */
 struct follower {
-    bool known;               /* fetched in this leader epoch, validated */
-    int64_t broker_epoch;     /* as carried by its last fetch */
-    int64_t fetch_offset;     /* its log end: its log matches ours below */
-    int64_t durable_end;      /* <= fetch_offset */
+    bool known;           /* fetched in this leader epoch, validated */
+    int64_t broker_epoch; /* as carried by its last fetch */
+    int64_t fetch_offset; /* its log end: its log matches ours below */
+    int64_t durable_end;  /* <= fetch_offset */
     uint64_t last_fetch_ms;
     int64_t leo_at_last_fetch; /* our log end at its previous fetch */
-    uint64_t caught_up_ms;    /* last time it had reached our log end */
+    uint64_t caught_up_ms;     /* last time it had reached our log end */
 };
 
 struct pending_ack {
@@ -27,7 +27,7 @@ struct st_replica {
     /* Metadata log view. */
     enum st_replica_role role;
     int32_t leader;
-    int32_t leader_epoch;     /* -1 before the first PARTITION_CHANGED */
+    int32_t leader_epoch; /* -1 before the first PARTITION_CHANGED */
     int32_t partition_epoch;
     struct st_replica_member members[ST_REPLICA_MAX];
     struct follower followers[ST_REPLICA_MAX]; /* same index as members */
@@ -47,9 +47,9 @@ struct st_replica {
 
     /* Leader: AlterPartition. */
     bool alter_inflight;
-    bool alter_wait_metadata;  /* refused as stale: wait for new metadata */
+    bool alter_wait_metadata; /* refused as stale: wait for new metadata */
     uint64_t alter_sent_ms;
-    uint64_t alter_retry_ms;   /* no new alter before this */
+    uint64_t alter_retry_ms; /* no new alter before this */
     struct st_replica_alter_request alter;
     /* Every member proposed in an alter based on partition epoch
      * pending_base, until that epoch is superseded: any copy may still be
@@ -57,7 +57,7 @@ struct st_replica {
     int32_t pending_isr[ST_REPLICA_MAX];
     unsigned n_pending_isr;
     int32_t pending_base;
-    unsigned pending_copies;  /* requests sent on pending_base */
+    unsigned pending_copies; /* requests sent on pending_base */
 
     /* Leader: acks=all produces waiting for the HW. */
     struct pending_ack *pending; /* owned, ascending end_offset */

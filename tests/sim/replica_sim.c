@@ -30,7 +30,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 
-#define NB 3        /* brokers, ids 1..NB; node 0 is the controller */
+#define NB 3 /* brokers, ids 1..NB; node 0 is the controller */
 #define NN (NB + 1)
 #define TICK_MS 10
 #define REPLY_RECS_MAX 64
@@ -341,9 +341,10 @@ static void check_oracle_at(struct rsim *s, struct bnode *n, int64_t off,
 {
     if (off < hw && off < n->log.len && s->oracle[off] != 0 &&
         n->log.r[off].value != s->oracle[off]) {
-        failf(s, "broker %d holds value %" PRIu64 " at acked offset %" PRId64
-              " (acked %" PRIu64 ") below its hw %" PRId64, n->id,
-              n->log.r[off].value, off, s->oracle[off], hw);
+        failf(s,
+              "broker %d holds value %" PRIu64 " at acked offset %" PRId64
+              " (acked %" PRIu64 ") below its hw %" PRId64,
+              n->id, n->log.r[off].value, off, s->oracle[off], hw);
     }
 }
 
@@ -381,10 +382,11 @@ static void check_node(struct rsim *s, struct bnode *n)
             for (int64_t o = 0; o < s->oracle_len; o++) {
                 if (s->oracle[o] != 0 &&
                     (o >= n->log.len || n->log.r[o].value != s->oracle[o])) {
-                    failf(s, "new leader %d (epoch %d, log end %" PRId64
+                    failf(s,
+                          "new leader %d (epoch %d, log end %" PRId64
                           ") lacks acked record offset %" PRId64
-                          " value %" PRIu64, n->id, epoch, n->log.len, o,
-                          s->oracle[o]);
+                          " value %" PRIu64,
+                          n->id, epoch, n->log.len, o, s->oracle[o]);
                     return;
                 }
             }
@@ -409,11 +411,12 @@ static void check_node(struct rsim *s, struct bnode *n)
         for (int64_t i = s->pair_ok[n->id][m]; i < b; i++) {
             if (n->log.r[i].value != o->log.r[i].value ||
                 n->log.r[i].epoch != o->log.r[i].epoch) {
-                failf(s, "brokers %d and %d diverge at offset %" PRId64
+                failf(s,
+                      "brokers %d and %d diverge at offset %" PRId64
                       " below hws %" PRId64 "/%" PRId64 ": (%d,%" PRIu64
-                      ") vs (%d,%" PRIu64 ")", n->id, m, i, hw, ohw,
-                      n->log.r[i].epoch, n->log.r[i].value, o->log.r[i].epoch,
-                      o->log.r[i].value);
+                      ") vs (%d,%" PRIu64 ")",
+                      n->id, m, i, hw, ohw, n->log.r[i].epoch,
+                      n->log.r[i].value, o->log.r[i].epoch, o->log.r[i].value);
                 return;
             }
         }
@@ -429,8 +432,10 @@ static void on_acked(struct rsim *s, uint64_t value, int64_t end_offset)
     int64_t off = end_offset - 1;
 
     if (value == 0 || value > s->next_value || s->off_of[value] != off) {
-        failf(s, "ack for value %" PRIu64 " at offset %" PRId64
-              " it was not appended at", value, off);
+        failf(s,
+              "ack for value %" PRIu64 " at offset %" PRId64
+              " it was not appended at",
+              value, off);
         return;
     }
     if (off >= s->oracle_cap) {
@@ -533,8 +538,10 @@ static void apply(struct rsim *s, struct bnode *n,
     if (u->append_fetched) {
         int64_t count = rep->data_end - rep->offset;
         if (rep->offset != n->log.len) {
-            failf(s, "broker %d told to append at %" PRId64 " but log ends "
-                  "at %" PRId64, n->id, rep->offset, n->log.len);
+            failf(s,
+                  "broker %d told to append at %" PRId64 " but log ends "
+                  "at %" PRId64,
+                  n->id, rep->offset, n->log.len);
             return;
         }
         log_reserve(&n->log, n->log.len + count);
@@ -587,8 +594,7 @@ static void step_full(struct rsim *s, struct bnode *n,
     ev->now_ms = s->now;
     rv = st_replica_step(n->core, ev, &u);
     if (rv != 0 && rv != ST_ENOTLEADER) {
-        failf(s, "broker %d step type %d: %s", n->id, ev->type,
-              st_errname(rv));
+        failf(s, "broker %d step type %d: %s", n->id, ev->type, st_errname(rv));
         return;
     }
     apply(s, n, &u, rep, recs);
@@ -682,8 +688,8 @@ static void node_crash(struct rsim *s, struct bnode *n, bool power)
     if (power) {
         log_cut(s, n, n->log.durable);
     }
-    n->restart_at = s->now + rr(s, 50, s->f.down_ms_max > 50 ? s->f.down_ms_max
-                                                               : 50);
+    n->restart_at =
+        s->now + rr(s, 50, s->f.down_ms_max > 50 ? s->f.down_ms_max : 50);
     s->crashes++;
 }
 
@@ -1071,8 +1077,8 @@ static void one_ms(struct rsim *s, uint64_t produce_every_ms)
                 step_appended(s, n, st_replica_leader_epoch(n->core));
             }
             n->hw_ckpt = st_replica_hw(n->core);
-            n->next_flush = s->now + (slow(s, b) ? 200
-                                                 : rr(s, 5, s->o.flush_ms_max));
+            n->next_flush =
+                s->now + (slow(s, b) ? 200 : rr(s, 5, s->o.flush_ms_max));
         }
         if (s->now >= n->next_tick && !s->failed) {
             struct st_replica_event ev = {.type = ST_REPLICA_EV_TICK};
@@ -1155,9 +1161,13 @@ void rsim_set_faults(struct rsim *s, const struct rsim_faults *f)
     if (s->f.down_ms_max == 0) {
         s->f.down_ms_max = 1000;
     }
-    s->next_crash = s->now + (f->crash_every_ms ? rr(s, 1, 2 * f->crash_every_ms) : 0);
-    s->next_part = s->now + (f->partition_every_ms ? rr(s, 1, 2 * f->partition_every_ms) : 0);
-    s->next_slow = s->now + (f->slow_every_ms ? rr(s, 1, 2 * f->slow_every_ms) : 0);
+    s->next_crash =
+        s->now + (f->crash_every_ms ? rr(s, 1, 2 * f->crash_every_ms) : 0);
+    s->next_part =
+        s->now +
+        (f->partition_every_ms ? rr(s, 1, 2 * f->partition_every_ms) : 0);
+    s->next_slow =
+        s->now + (f->slow_every_ms ? rr(s, 1, 2 * f->slow_every_ms) : 0);
     s->next_allpower = s->now + (f->all_power_loss_every_ms
                                      ? rr(s, 1, 2 * f->all_power_loss_every_ms)
                                      : 0);
@@ -1221,7 +1231,8 @@ bool rsim_converge_within(struct rsim *s, uint64_t bound_ms)
         }
     }
     if (!s->failed) {
-        failf(s, "no convergence within %" PRIu64 " ms after healing "
+        failf(s,
+              "no convergence within %" PRIu64 " ms after healing "
               "(probe acked=%d, lens %" PRId64 "/%" PRId64 "/%" PRId64 ")",
               bound_ms, s->probe_acked, s->nodes[1].log.len,
               s->nodes[2].log.len, s->nodes[3].log.len);
@@ -1234,12 +1245,30 @@ const char *rsim_failure(const struct rsim *s)
     return s->failed ? s->fail : NULL;
 }
 
-uint64_t rsim_now(const struct rsim *s) { return s->now; }
-uint64_t rsim_acked(const struct rsim *s) { return s->acked; }
-uint64_t rsim_elections(const struct rsim *s) { return s->elections; }
-uint64_t rsim_truncations(const struct rsim *s) { return s->truncations; }
-uint64_t rsim_crashes(const struct rsim *s) { return s->crashes; }
-uint64_t rsim_isr_changes(const struct rsim *s) { return s->isr_changes; }
+uint64_t rsim_now(const struct rsim *s)
+{
+    return s->now;
+}
+uint64_t rsim_acked(const struct rsim *s)
+{
+    return s->acked;
+}
+uint64_t rsim_elections(const struct rsim *s)
+{
+    return s->elections;
+}
+uint64_t rsim_truncations(const struct rsim *s)
+{
+    return s->truncations;
+}
+uint64_t rsim_crashes(const struct rsim *s)
+{
+    return s->crashes;
+}
+uint64_t rsim_isr_changes(const struct rsim *s)
+{
+    return s->isr_changes;
+}
 
 int rsim_leader(const struct rsim *s)
 {
@@ -1312,8 +1341,8 @@ bool rsim_log_has(const struct rsim *s, int id, uint64_t value)
     return false;
 }
 
-bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace_on,
-                         char *why, size_t why_len)
+bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace_on, char *why,
+                         size_t why_len)
 {
     struct rsim_opts o = {.seed = seed, .durable_hw = true, .trace = trace_on};
     struct rsim_faults f = {0};
@@ -1321,8 +1350,9 @@ bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace_on,
     uint64_t knobs = seed * 0x9e3779b97f4a7c15ULL + 7;
     bool ok;
 
-#define KNOB(lo, hi) ((lo) + (knobs = knobs * 6364136223846793005ULL + 1, \
-                              (knobs >> 33) % ((hi) - (lo) + 1)))
+#define KNOB(lo, hi)                                                           \
+    ((lo) + (knobs = knobs * 6364136223846793005ULL + 1,                       \
+             (knobs >> 33) % ((hi) - (lo) + 1)))
     o.min_insync = (unsigned)KNOB(1, 2);
     o.flush_ms_max = KNOB(5, 60);
     f.drop_pct = (unsigned)KNOB(0, 5);
@@ -1358,10 +1388,12 @@ bool rsim_fault_scenario(uint64_t seed, bool churn, bool trace_on,
         snprintf(why, why_len, "seed=%" PRIu64 "%s %s", seed,
                  churn ? " (churn)" : "", rsim_failure(s));
     } else {
-        snprintf(why, why_len, "seed=%" PRIu64 " acked=%" PRIu64
-                 " elections=%" PRIu64 " truncations=%" PRIu64
-                 " crashes=%" PRIu64 " isr_changes=%" PRIu64, seed, s->acked,
-                 s->elections, s->truncations, s->crashes, s->isr_changes);
+        snprintf(why, why_len,
+                 "seed=%" PRIu64 " acked=%" PRIu64 " elections=%" PRIu64
+                 " truncations=%" PRIu64 " crashes=%" PRIu64
+                 " isr_changes=%" PRIu64,
+                 seed, s->acked, s->elections, s->truncations, s->crashes,
+                 s->isr_changes);
     }
     rsim_free(s);
     return ok;

@@ -31,24 +31,24 @@ struct rsim;
 
 struct rsim_opts {
     uint64_t seed;
-    bool durable_hw;          /* the core's durable_hw switch */
-    unsigned min_insync;      /* default 2 */
-    uint64_t lag_max_ms;      /* replica.lag.time.max.ms; default 400 */
-    uint64_t session_ms;      /* broker session timeout; default 300 */
-    uint64_t flush_ms_max;    /* flush every [5, max] ms; default 30 */
-    bool trace;               /* print core and sim trace to stderr */
+    bool durable_hw;       /* the core's durable_hw switch */
+    unsigned min_insync;   /* default 2 */
+    uint64_t lag_max_ms;   /* replica.lag.time.max.ms; default 400 */
+    uint64_t session_ms;   /* broker session timeout; default 300 */
+    uint64_t flush_ms_max; /* flush every [5, max] ms; default 30 */
+    bool trace;            /* print core and sim trace to stderr */
 };
 
 struct rsim_faults {
-    unsigned drop_pct;          /* per message */
-    uint64_t delay_ms_max;      /* per message, in [1, max] */
-    uint64_t crash_every_ms;    /* mean time between crashes; 0 never */
-    unsigned power_loss_pct;    /* share of crashes that lose unsynced data */
-    uint64_t down_ms_max;       /* a crashed broker restarts within this */
+    unsigned drop_pct;           /* per message */
+    uint64_t delay_ms_max;       /* per message, in [1, max] */
+    uint64_t crash_every_ms;     /* mean time between crashes; 0 never */
+    unsigned power_loss_pct;     /* share of crashes that lose unsynced data */
+    uint64_t down_ms_max;        /* a crashed broker restarts within this */
     uint64_t partition_every_ms; /* mean time between partitions */
-    uint64_t slow_every_ms;     /* mean time between slow-follower spells */
+    uint64_t slow_every_ms;      /* mean time between slow-follower spells */
     uint64_t all_power_loss_every_ms; /* every broker loses power at once */
-    unsigned acks1_pct;         /* share of produces with acks=1 */
+    unsigned acks1_pct;               /* share of produces with acks=1 */
 };
 
 /* Errors: ST_ENOMEM. Ownership: rsim_free(). */
@@ -70,8 +70,8 @@ bool rsim_converge_within(struct rsim *s, uint64_t bound_ms);
 /* The first checker violation, or NULL. */
 const char *rsim_failure(const struct rsim *s);
 uint64_t rsim_now(const struct rsim *s);
-uint64_t rsim_acked(const struct rsim *s);      /* acks=all acknowledged */
-uint64_t rsim_elections(const struct rsim *s);  /* leader epochs started */
+uint64_t rsim_acked(const struct rsim *s);       /* acks=all acknowledged */
+uint64_t rsim_elections(const struct rsim *s);   /* leader epochs started */
 uint64_t rsim_truncations(const struct rsim *s); /* follower truncations */
 uint64_t rsim_crashes(const struct rsim *s);
 uint64_t rsim_isr_changes(const struct rsim *s);

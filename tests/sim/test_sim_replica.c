@@ -96,8 +96,8 @@ END_TEST
 
 static struct rsim *steady_cluster(uint64_t seed)
 {
-    struct rsim_opts o = {.seed = seed, .durable_hw = true, .min_insync = 2,
-                          .trace = tracing()};
+    struct rsim_opts o = {
+        .seed = seed, .durable_hw = true, .min_insync = 2, .trace = tracing()};
     struct rsim *s;
 
     ck_assert_int_eq(rsim_new(&o, &s), 0);
@@ -210,8 +210,8 @@ START_TEST(test_replicas_stay_safe_under_isr_and_leader_churn)
     char why[800];
     bool ok = rsim_fault_scenario(seed, true, tracing(), why, sizeof why);
 
-    ck_assert_msg(ok, REPLAY_FMT, why, seed,
-                  "STRATA_SIM_CHURN=1 ", self_path());
+    ck_assert_msg(ok, REPLAY_FMT, why, seed, "STRATA_SIM_CHURN=1 ",
+                  self_path());
     if (getenv("STRATA_SIM_VERBOSE") != NULL) {
         fprintf(stderr, "churn %s\n", why);
     }
@@ -225,11 +225,13 @@ END_TEST
 static bool all_power_loss_run(uint64_t seed, bool durable_hw, char *why,
                                size_t len)
 {
-    struct rsim_opts o = {.seed = seed, .durable_hw = durable_hw,
-                          .min_insync = 2, .flush_ms_max = 80,
+    struct rsim_opts o = {.seed = seed,
+                          .durable_hw = durable_hw,
+                          .min_insync = 2,
+                          .flush_ms_max = 80,
                           .trace = tracing()};
-    struct rsim_faults f = {.delay_ms_max = 3, .down_ms_max = 200,
-                            .all_power_loss_every_ms = 700};
+    struct rsim_faults f = {
+        .delay_ms_max = 3, .down_ms_max = 200, .all_power_loss_every_ms = 700};
     struct rsim *s;
     bool ok;
 
@@ -300,8 +302,8 @@ Suite *test_suite(void)
         tc = tcase_create("mechanisms");
         tcase_set_timeout(tc, 0);
         tcase_add_test(tc, test_regression_seeds_keep_passing);
-        tcase_add_test(tc,
-                       test_old_leader_truncates_its_acks1_suffix_and_converges);
+        tcase_add_test(
+            tc, test_old_leader_truncates_its_acks1_suffix_and_converges);
         tcase_add_test(tc, test_follower_truncates_to_its_own_epoch_end_kip279);
         tcase_add_test(
             tc, test_page_cache_hw_loses_acked_records_on_total_power_loss);

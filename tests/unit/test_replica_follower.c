@@ -224,19 +224,22 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("follower");
 
     tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_follower_fetches_from_its_log_end_with_its_last_epoch);
-    tcase_add_test(tc, test_diverging_answer_truncates_to_the_leaders_epoch_end);
     tcase_add_test(tc,
-                   test_leader_without_our_epoch_makes_us_truncate_to_our_own_end);
-    tcase_add_test(tc, test_no_common_epoch_resets_the_log_to_the_leaders_start);
+                   test_follower_fetches_from_its_log_end_with_its_last_epoch);
+    tcase_add_test(tc,
+                   test_diverging_answer_truncates_to_the_leaders_epoch_end);
+    tcase_add_test(
+        tc, test_leader_without_our_epoch_makes_us_truncate_to_our_own_end);
+    tcase_add_test(tc,
+                   test_no_common_epoch_resets_the_log_to_the_leaders_start);
     tcase_add_test(tc, test_follower_far_behind_the_log_start_restarts_from_it);
-    tcase_add_test(tc,
-                   test_fetched_records_are_appended_and_the_hw_is_capped_by_our_end);
+    tcase_add_test(
+        tc, test_fetched_records_are_appended_and_the_hw_is_capped_by_our_end);
     tcase_add_test(tc, test_reply_to_another_fetch_is_ignored);
     tcase_add_test(tc, test_lost_fetch_is_resent_after_the_timeout);
     tcase_add_test(tc, test_durable_progress_is_reported_without_waiting);
-    tcase_add_test(tc,
-                   test_leader_change_makes_the_follower_fetch_from_the_new_leader);
+    tcase_add_test(
+        tc, test_leader_change_makes_the_follower_fetch_from_the_new_leader);
     suite_add_tcase(s, tc);
     return s;
 }

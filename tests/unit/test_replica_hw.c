@@ -211,8 +211,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_hw_counts_log_ends_without_durable_hw);
     tcase_add_test(tc, test_leader_counts_its_own_durable_end);
     tcase_add_test(tc, test_hw_never_goes_backwards_on_a_leader);
-    tcase_add_test(tc,
-                   test_new_leader_waits_for_each_isr_member_to_fetch_in_its_epoch);
+    tcase_add_test(
+        tc, test_new_leader_waits_for_each_isr_member_to_fetch_in_its_epoch);
     tcase_add_test(tc, test_fetch_from_an_old_leader_epoch_does_not_count);
     tcase_add_test(tc, test_pending_shrink_holds_the_hw_until_committed);
     tcase_add_test(tc, test_acks_all_completes_when_the_hw_passes_the_append);

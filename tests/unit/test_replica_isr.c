@@ -94,8 +94,8 @@ START_TEST(test_replica_below_the_leader_epoch_start_is_not_added)
 {
     /* Given a new leader of epoch 2 starting at offset 10 with HW 4, */
     const struct st_replica_epoch ep[] = {{1, 0}};
-    struct st_replica_log_state l = {.log_end = 10, .durable_end = 10,
-                                     .hw = 4, .epochs = ep, .n_epochs = 1};
+    struct st_replica_log_state l = {
+        .log_end = 10, .durable_end = 10, .hw = 4, .epochs = ep, .n_epochs = 1};
     struct st_replica_config c;
     st_replica_config_init(&c);
     c.broker_id = 1;
@@ -255,20 +255,24 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("isr");
 
     tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(
+        tc, test_member_that_stops_fetching_is_shrunk_after_the_lag_time);
     tcase_add_test(tc,
-                   test_member_that_stops_fetching_is_shrunk_after_the_lag_time);
-    tcase_add_test(tc, test_follower_reaching_the_previous_log_end_stays_in_sync);
-    tcase_add_test(tc, test_caught_up_replica_is_added_back_with_its_broker_epoch);
+                   test_follower_reaching_the_previous_log_end_stays_in_sync);
+    tcase_add_test(tc,
+                   test_caught_up_replica_is_added_back_with_its_broker_epoch);
     tcase_add_test(tc, test_replica_not_durable_up_to_the_hw_is_not_added);
     tcase_add_test(tc, test_replica_below_the_leader_epoch_start_is_not_added);
-    tcase_add_test(tc, test_replica_fetching_with_a_stale_incarnation_is_not_added);
+    tcase_add_test(tc,
+                   test_replica_fetching_with_a_stale_incarnation_is_not_added);
     tcase_add_test(tc, test_fenced_broker_is_not_added);
     tcase_add_test(tc, test_only_one_alter_is_in_flight);
     tcase_add_test(tc, test_stale_refusal_waits_for_newer_metadata);
     tcase_add_test(tc, test_unanswered_alter_is_resent_after_the_timeout);
     tcase_add_test(tc,
                    test_timed_out_expansion_still_counts_its_members_in_the_hw);
-    tcase_add_test(tc, test_alter_reported_timed_out_by_the_driver_still_counts);
+    tcase_add_test(tc,
+                   test_alter_reported_timed_out_by_the_driver_still_counts);
     suite_add_tcase(s, tc);
     return s;
 }

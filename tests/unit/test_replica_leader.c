@@ -153,8 +153,7 @@ END_TEST
 START_TEST(test_metadata_without_us_as_replica_makes_us_idle)
 {
     /* Given a leader, when the replica set no longer holds broker 1, */
-    static const struct st_replica_member m[2] = {{2, 1, false},
-                                                  {3, 1, false}};
+    static const struct st_replica_member m[2] = {{2, 1, false}, {3, 1, false}};
     static const int32_t isr23[] = {2, 3};
     leader_of_3();
     struct st_replica_event ev = {.type = ST_REPLICA_EV_PARTITION_CHANGED};
@@ -189,16 +188,20 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("leader");
 
     tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(
+        tc, test_named_leader_becomes_leader_and_starts_its_epoch_at_its_end);
     tcase_add_test(tc,
-                   test_named_leader_becomes_leader_and_starts_its_epoch_at_its_end);
-    tcase_add_test(tc, test_matching_fetch_is_served_from_its_offset_to_our_end);
-    tcase_add_test(tc, test_follower_past_our_epoch_end_gets_a_diverging_answer);
+                   test_matching_fetch_is_served_from_its_offset_to_our_end);
     tcase_add_test(tc,
-                   test_follower_with_an_epoch_we_lack_gets_our_largest_below_it);
-    tcase_add_test(tc, test_fetch_with_an_old_or_future_leader_epoch_is_refused);
+                   test_follower_past_our_epoch_end_gets_a_diverging_answer);
+    tcase_add_test(
+        tc, test_follower_with_an_epoch_we_lack_gets_our_largest_below_it);
+    tcase_add_test(tc,
+                   test_fetch_with_an_old_or_future_leader_epoch_is_refused);
     tcase_add_test(tc, test_fetch_below_our_log_start_is_out_of_range);
     tcase_add_test(tc, test_fetch_on_a_non_leader_is_answered_not_leader);
-    tcase_add_test(tc, test_reordered_older_fetch_does_not_move_a_follower_back);
+    tcase_add_test(tc,
+                   test_reordered_older_fetch_does_not_move_a_follower_back);
     tcase_add_test(tc, test_metadata_without_us_as_replica_makes_us_idle);
     tcase_add_test(tc, test_isr_naming_a_non_replica_is_invalid);
     suite_add_tcase(s, tc);

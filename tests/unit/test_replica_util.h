@@ -13,7 +13,7 @@ struct rt {
     struct st_replica *r;
     struct st_replica_update u;
     uint64_t now;
-    int64_t log_end;     /* the test's model of the local log */
+    int64_t log_end; /* the test's model of the local log */
     int64_t durable_end;
     int32_t partition_epoch;
 };
