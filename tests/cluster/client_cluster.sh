@@ -8,17 +8,22 @@
 #
 #  1. 100,000 keyed records over 12 partitions: a delivery report for
 #     every one, each key on one partition, read back in order per key.
-#  2. a consumer from earliest, latest, an offset and a timestamp; headers
+#     The same with compression.type=zstd.
+#  2. keyed records produced while broker 1 is killed (kill -9) and
+#     restarted: all delivered, no gap and no reordering per key when read
+#     back (RF=1: its partitions wait for it; retries may duplicate since
+#     brokers have no InitProducerId yet - the count is printed).
+#  3. a consumer from earliest, latest, an offset and a timestamp; headers
 #     round-trip; position, seek, pause/resume, watermarks.
-#  3. brokers stopped (SIGSTOP): QUEUE_FULL at queue.buffering.max.messages,
+#  4. brokers stopped (SIGSTOP): QUEUE_FULL at queue.buffering.max.messages,
 #     flush(500 ms) returns on time, every record reported with a reason,
 #     destroy does not block.
-#  4. a bad key / bad value / missing key is refused naming it; wait_ready
+#  5. a bad key / bad value / missing key is refused naming it; wait_ready
 #     with no broker fails within its timeout naming the address.
-#  5. admin: create (duplicate refused), describe, alter configs,
+#  6. admin: create (duplicate refused), describe, alter configs,
 #     describe cluster, delete (a missing topic refused). List topics is
 #     not called: the broker crashes forwarding an empty request body.
-#  6. the examples produce and consume through the installed-style header.
+#  7. the examples produce and consume through the installed-style header.
 # Not here: no duplicates across a leader kill -9 with idempotence - the
 # brokers have no InitProducerId (and the test cluster runs RF=1).
 CLIENT=$5
@@ -36,6 +41,20 @@ cluster_start
 ct create keyed 12 1 || fail "create keyed"
 ct order keyed 100000 || fail "ordering per key"
 log "ok: 100,000 keyed records over 12 partitions, reported and in order"
+
+ct create keyedz 12 1 || fail "create keyedz"
+ct order keyedz 20000 zstd || fail "ordering per key with zstd"
+log "ok: 20,000 keyed records with zstd, reported and in order"
+
+ct create bounce 6 1 || fail "create bounce"
+ct bounce bounce 20000 6 &
+BOUNCER=$!
+sleep 1.5
+kill9 b1
+log "broker 1 killed (kill -9) while records flow"
+restart_brk 1
+wait $BOUNCER || fail "records across a broker kill -9"
+log "ok: broker kill -9 and restart: no record lost, order per key kept"
 
 ct create offs 1 1 || fail "create offs"
 ct offsets offs || fail "consumer positions"
