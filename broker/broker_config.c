@@ -348,7 +348,9 @@ static int stamp_load(const char *dir, struct stamp *out, char *err,
         st_free(buf);
         return ST_ENOMEM;
     }
-    memcpy(text, buf, len);
+    if (len > 0) {
+        memcpy(text, buf, len);
+    }
     text[len] = '\0';
     st_free(buf);
     rv = stamp_parse(text, out);

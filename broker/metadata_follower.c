@@ -546,7 +546,9 @@ int st_meta_follower_forward(struct st_meta_follower *f, uint32_t api,
         st_free(fw);
         return ST_ENOMEM;
     }
-    memcpy(fw->body, body.base, body.len);
+    if (body.len > 0) {
+        memcpy(fw->body, body.base, body.len);
+    }
     fw->len = body.len;
     fw->f = f;
     fw->api = api;

@@ -30,6 +30,10 @@ wait_until 10 refused || fail "acks=all not refused with ISR 1 < 2"
 tcli produce isr --count 10 --acks 1 --batch 10 >/dev/null ||
     fail "acks=1 refused"
 log "ok: acks=all refused NOT_ENOUGH_REPLICAS; acks=1 accepted"
+tcli admin-check isr 3 | tee "$TMP/admin.out" || fail "admin reads"
+grep -q "min.insync.replicas=2" "$TMP/admin.out" ||
+    fail "describe configs lacks the override"
+log "ok: forwarded admin reads and describe cluster"
 
 # refuses_start WHAT PATTERN ARGS...: exit 2 and PATTERN on stderr.
 refuses_start() {

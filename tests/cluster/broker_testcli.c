@@ -8,6 +8,8 @@
  *   delete-topic NAME
  *   alter-topic-config NAME KEY VALUE
  *   metadata                          print brokers and partition leaders
+ *   admin-check TOPIC NBROKERS        list/describe topics and configs
+ *                                     (forwarded), describe cluster
  *   produce TOPIC [--count N] [--size B] [--acks A] [--batch K]
  *           [--inflight W] [--ack-file F]
  *       N records round-robin over the partitions (K per batch, W requests
@@ -356,6 +358,92 @@ static int alter_topic_config(const char *topic, const char *key,
     strata__ctl__alter_configs_response__free_unpacked(r, NULL);
     wait_close(&w);
     printf("altered %s %s=%s\n", topic, key, value);
+    return 0;
+}
+
+/* The forwarded admin reads and DescribeCluster answer sensibly. */
+static int admin_check(const char *topic, int n_brokers)
+{
+    struct wait w;
+    Strata__Ctl__ListTopicsRequest lt = STRATA__CTL__LIST_TOPICS_REQUEST__INIT;
+    if (call(conns[0].c, STRATA__CLIENT__API__LIST_TOPICS, &lt.base,
+             (struct st_bytes){NULL, 0}, 20000, &w) != 0 || w.error != 0) {
+        die("list topics: %d %s", w.error, w.msg);
+    }
+    Strata__Ctl__ListTopicsResponse *l =
+        strata__ctl__list_topics_response__unpack(NULL, w.body.len,
+                                                  w.body.base);
+    bool found = false;
+    for (size_t i = 0; l != NULL && i < l->n_topics; i++) {
+        found = found || strcmp(l->topics[i]->name, topic) == 0;
+    }
+    if (!found) {
+        die("list topics: %s missing", topic);
+    }
+    strata__ctl__list_topics_response__free_unpacked(l, NULL);
+    wait_close(&w);
+    printf("ok: list topics (forwarded) names %s\n", topic);
+
+    Strata__Ctl__DescribeTopicsRequest dt =
+        STRATA__CTL__DESCRIBE_TOPICS_REQUEST__INIT;
+    char *names[1] = {(char *)topic};
+    dt.names = names;
+    dt.n_names = 1;
+    if (call(conns[0].c, STRATA__CLIENT__API__DESCRIBE_TOPICS, &dt.base,
+             (struct st_bytes){NULL, 0}, 20000, &w) != 0 || w.error != 0) {
+        die("describe topics: %d %s", w.error, w.msg);
+    }
+    Strata__Ctl__DescribeTopicsResponse *d =
+        strata__ctl__describe_topics_response__unpack(NULL, w.body.len,
+                                                      w.body.base);
+    if (d == NULL || d->n_topics != 1 || d->topics[0]->n_partitions < 1) {
+        die("describe topics: no partitions for %s", topic);
+    }
+    printf("ok: describe topics (forwarded): %s has %zu partition(s)\n",
+           topic, d->topics[0]->n_partitions);
+    strata__ctl__describe_topics_response__free_unpacked(d, NULL);
+    wait_close(&w);
+
+    Strata__Ctl__DescribeConfigsRequest dc =
+        STRATA__CTL__DESCRIBE_CONFIGS_REQUEST__INIT;
+    dc.resource = STRATA__CTL__RESOURCE_TYPE__RESOURCE_TOPIC;
+    dc.name = (char *)topic;
+    if (call(conns[0].c, STRATA__CLIENT__API__DESCRIBE_CONFIGS, &dc.base,
+             (struct st_bytes){NULL, 0}, 20000, &w) != 0 || w.error != 0) {
+        die("describe configs: %d %s", w.error, w.msg);
+    }
+    Strata__Ctl__DescribeConfigsResponse *c =
+        strata__ctl__describe_configs_response__unpack(NULL, w.body.len,
+                                                       w.body.base);
+    if (c == NULL) {
+        die("describe configs answer");
+    }
+    printf("ok: describe configs (forwarded): %zu override(s)", c->n_configs);
+    for (size_t i = 0; i < c->n_configs; i++) {
+        printf(" %s=%s", c->configs[i]->key, c->configs[i]->value);
+    }
+    printf("\n");
+    strata__ctl__describe_configs_response__free_unpacked(c, NULL);
+    wait_close(&w);
+
+    Strata__Client__DescribeClusterRequest dq =
+        STRATA__CLIENT__DESCRIBE_CLUSTER_REQUEST__INIT;
+    if (call(conns[0].c, STRATA__CLIENT__API__DESCRIBE_CLUSTER, &dq.base,
+             (struct st_bytes){NULL, 0}, 5000, &w) != 0 || w.error != 0) {
+        die("describe cluster: %d %s", w.error, w.msg);
+    }
+    Strata__Client__DescribeClusterResponse *q =
+        strata__client__describe_cluster_response__unpack(NULL, w.body.len,
+                                                          w.body.base);
+    if (q == NULL || (int)q->n_brokers != n_brokers || q->controller_id < 1 ||
+        q->cluster_id[0] == '\0') {
+        die("describe cluster: %d brokers, controller %d",
+            q ? (int)q->n_brokers : -1, q ? q->controller_id : -1);
+    }
+    printf("ok: describe cluster: cluster %s, controller %d, %zu brokers\n",
+           q->cluster_id, q->controller_id, q->n_brokers);
+    strata__client__describe_cluster_response__free_unpacked(q, NULL);
+    wait_close(&w);
     return 0;
 }
 
@@ -1001,6 +1089,41 @@ static int bad_input(const char *topic)
                    STRATA__ERROR_CODE__CORRUPT_MESSAGE, w.msg);
         wait_close(&w);
     }
+    /* a produce sent to a broker that does not lead the partition, */
+    for (int k = 1; k < n_conns; k++) {
+        if (conns[k].id == t.leader[0]) {
+            continue;
+        }
+        Strata__Client__ProducePartition pp =
+            STRATA__CLIENT__PRODUCE_PARTITION__INIT;
+        Strata__Client__ProducePartition *pps[1] = {&pp};
+        pp.topic = (char *)topic;
+        pp.partition = 0;
+        pp.payload_length = b.len;
+        Strata__Client__ProduceRequest m =
+            STRATA__CLIENT__PRODUCE_REQUEST__INIT;
+        m.acks = 1;
+        m.partitions = pps;
+        m.n_partitions = 1;
+        struct wait w;
+        if (call(leader_client(conns[k].id), STRATA__CLIENT__API__PRODUCE,
+                 &m.base, b, 5000, &w) != 0 || w.error != 0) {
+            die("produce to a follower: transport");
+        }
+        Strata__Client__ProduceResponse *r =
+            strata__client__produce_response__unpack(NULL, w.body.len,
+                                                     w.body.base);
+        expect_err("produce to a non-leader", r->partitions[0]->error,
+                   STRATA__ERROR_CODE__NOT_LEADER,
+                   r->partitions[0]->error_message);
+        if (r->partitions[0]->leader != t.leader[0]) {
+            die("NOT_LEADER names leader %d, not %d",
+                r->partitions[0]->leader, t.leader[0]);
+        }
+        strata__client__produce_response__free_unpacked(r, NULL);
+        wait_close(&w);
+        break;
+    }
     /* and a fetch at a negative offset: */
     {
         Strata__Client__FetchPartition fp =
@@ -1462,6 +1585,8 @@ int main(int argc, char **argv)
         rv = delete_topic(pos[0]);
     } else if (strcmp(cmd, "alter-topic-config") == 0 && n_pos == 3) {
         rv = alter_topic_config(pos[0], pos[1], pos[2]);
+    } else if (strcmp(cmd, "admin-check") == 0 && n_pos == 2) {
+        rv = admin_check(pos[0], atoi(pos[1]));
     } else if (strcmp(cmd, "metadata") == 0) {
         rv = print_metadata();
     } else if ((strcmp(cmd, "produce") == 0 ||
