@@ -7,15 +7,16 @@
  *   2. fill: each unowned partition goes to the least-loaded member
  *      subscribed to its topic (topics with fewer subscribers first, so the
  *      constrained ones pick before the flexible ones);
- *   3. balance: a partition moves from its owner A to the least-loaded
- *      subscriber B of its topic only while count(B) + 1 < count(A),
- *      repeated until nothing moves.
- * Moves only ever go to a member at least two below the giver. So when a
- * member joins a balanced group only the joiner receives partitions, and
- * when one leaves only its partitions move; with everyone subscribed to the
- * same topics the counts end within 1 of each other. Ties go to the lower
- * member index (members arrive sorted by id), so the result is
- * deterministic. Cost: O(P x subscribers-per-topic) per pass. */
+ *   3. balance: one partition at a time moves from the most loaded member
+ *      A that owns one the least loaded member B may take, while
+ *      count(B) + 2 <= count(A).
+ * Givers are always the most loaded, so none sinks below the others: when
+ * a member joins a balanced group only the joiner receives partitions, and
+ * when one leaves only its partitions move (fill spreads them). With
+ * everyone subscribed to the same topics the counts end within 1 of each
+ * other. Ties go to the lower member index (members arrive sorted by id),
+ * so the result is deterministic. Cost: fill O(P x subscribers); each move
+ * O(N log N + P), and a join or leave needs about P/N of them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,20 +167,66 @@ static void fill(struct ctx *c)
     }
 }
 
-static void balance(struct ctx *c)
+static const unsigned *sort_count;
+
+static int cmp_by_count(const void *a, const void *b)
 {
-    bool moved = true;
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    if (sort_count[x] != sort_count[y]) {
+        return sort_count[x] < sort_count[y] ? -1 : 1;
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* The last partition owned by @a in a topic @b subscribes to, or -1. */
+static int64_t movable(const struct ctx *c, unsigned a, unsigned b)
+{
+    const struct st_assign_input *in = c->in;
+    const struct st_assign_member *mb = &in->members[b];
+    for (unsigned i = mb->n_topics; i-- > 0;) {
+        uint32_t t = mb->topics[i];
+        if (t >= in->n_topics) {
+            continue;
+        }
+        for (int32_t p = in->topics[t].partitions; p-- > 0;) {
+            if (c->owner[t][p] == (int32_t)a) {
+                return (int64_t)st_assign_key(t, p);
+            }
+        }
+    }
+    return -1;
+}
+
+/* Move one partition at a time from the most loaded member that has one
+ * the least loaded can take, while their counts differ by 2 or more.
+ * Taking from the top keeps givers from sinking below anyone, so in a
+ * balanced group a joiner is the only receiver. */
+static int balance(struct ctx *c)
+{
+    unsigned n = c->in->n_members;
+    unsigned *order = st_malloc((n ? n : 1) * sizeof *order);
+    if (order == NULL) {
+        return ST_ENOMEM;
+    }
+    bool moved = n > 1;
     while (moved) {
         moved = false;
-        for (unsigned i = 0; i < c->in->n_topics; i++) {
-            uint32_t t = c->topic_order[i];
-            if (c->n_subs[t] < 2) {
-                continue;
-            }
-            for (int32_t p = 0; p < c->in->topics[t].partitions; p++) {
-                unsigned a = (unsigned)c->owner[t][p];
-                unsigned b = least_loaded(c, t);
-                if (c->count[b] + 1 < c->count[a]) {
+        for (unsigned i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        sort_count = c->count;
+        qsort(order, n, sizeof *order, cmp_by_count);
+        for (unsigned lo = 0; lo < n && !moved; lo++) {
+            unsigned b = order[lo];
+            for (unsigned hi = n; hi-- > lo + 1 && !moved;) {
+                unsigned a = order[hi];
+                if (c->count[a] < c->count[b] + 2) {
+                    break; /* the rest are lighter still */
+                }
+                int64_t k = movable(c, a, b);
+                if (k >= 0) {
+                    uint32_t t = st_assign_key_topic((uint64_t)k);
+                    int32_t p = st_assign_key_partition((uint64_t)k);
                     c->owner[t][p] = (int32_t)b;
                     c->count[a]--;
                     c->count[b]++;
@@ -188,6 +235,8 @@ static void balance(struct ctx *c)
             }
         }
     }
+    st_free(order);
+    return 0;
 }
 
 static int collect(struct ctx *c, struct st_assign_output *out)
@@ -227,7 +276,9 @@ static int uniform_assign(const struct st_assign_input *in,
     if (rv == 0) {
         retain(&c);
         fill(&c);
-        balance(&c);
+        rv = balance(&c);
+    }
+    if (rv == 0) {
         rv = collect(&c, out);
     }
     ctx_free(&c);

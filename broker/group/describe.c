@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/group/group_int.h"
@@ -149,15 +150,30 @@ static int put(struct st_buf *b, const char *fmt, ...)
                                                           : sizeof line - 1);
 }
 
+static int cmp_tp(const void *a, const void *b)
+{
+    const struct st_group_tp *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c != 0 ? c : (x->partition < y->partition ? -1
+                                                     : x->partition >
+                                                           y->partition);
+}
+
+/* Sorted by name, not by topic index: indexes differ between cores. */
 static int put_set(const struct st_group *g, struct st_buf *b,
                    const char *name, const struct pset *s)
 {
+    bool enomem = false;
+    struct st_group_tp *v = tps_copy(g, s, &enomem);
+    if (enomem) {
+        return ST_ENOMEM;
+    }
+    qsort(v, s->n, sizeof *v, cmp_tp);
     int rv = put(b, " %s=[", name);
     for (unsigned i = 0; i < s->n && rv == 0; i++) {
-        rv = put(b, "%s%s-%d", i ? "," : "",
-                 g->topics[st_assign_key_topic(s->v[i])].name,
-                 st_assign_key_partition(s->v[i]));
+        rv = put(b, "%s%s-%d", i ? "," : "", v[i].topic, v[i].partition);
     }
+    st_free(v);
     return rv ? rv : put(b, "]");
 }
 
@@ -171,10 +187,20 @@ int st_group_dump(const struct st_group *g, struct st_buf *out)
     int rv = put(out, "group %s epoch=%d target=%d assignor=%s\n",
                  g->group_id, g->group_epoch, g->target_epoch,
                  g->assignor->name);
-    for (unsigned i = 0; i < g->n_sub_meta && rv == 0; i++) {
-        const struct topic *t = &g->topics[st_assign_key_topic(g->sub_meta[i])];
-        rv = put(out, "topic %s partitions=%d\n", t->name, t->partitions);
+    struct st_group_tp *tv = st_calloc(g->n_sub_meta + 1, sizeof *tv);
+    if (tv == NULL) {
+        return ST_ENOMEM;
     }
+    for (unsigned i = 0; i < g->n_sub_meta; i++) {
+        const struct topic *t = &g->topics[st_assign_key_topic(g->sub_meta[i])];
+        tv[i] = (struct st_group_tp){t->name, t->partitions};
+    }
+    qsort(tv, g->n_sub_meta, sizeof *tv, cmp_tp);
+    for (unsigned i = 0; i < g->n_sub_meta && rv == 0; i++) {
+        rv = put(out, "topic %s partitions=%d\n", tv[i].topic,
+                 tv[i].partition);
+    }
+    st_free(tv);
     for (unsigned i = 0; i < g->n_members && rv == 0; i++) {
         const struct member *m = g->members[i];
         rv = put(out, "member %s instance=%s client=%s host=%s assignor=%s "
@@ -189,6 +215,13 @@ int st_group_dump(const struct st_group *g, struct st_buf *out)
         rv = rv ? rv : put_set(g, out, "assigned", &m->assigned);
         rv = rv ? rv : put_set(g, out, "revoking", &m->revoking);
         rv = rv ? rv : put_set(g, out, "target", &m->target);
+        rv = rv ? rv : put(out, "\n");
+    }
+    for (unsigned i = 0; i < g->n_ghosts && rv == 0; i++) {
+        const struct member *m = g->ghosts[i];
+        rv = put(out, "ghost %s", m->id);
+        rv = rv ? rv : put_set(g, out, "assigned", &m->assigned);
+        rv = rv ? rv : put_set(g, out, "revoking", &m->revoking);
         rv = rv ? rv : put(out, "\n");
     }
     for (unsigned i = 0; i < g->n_offsets && rv == 0; i++) {

@@ -81,6 +81,10 @@ void st_group_free(struct st_group *g)
         member_free(g->members[i]);
     }
     st_free(g->members);
+    for (unsigned i = 0; i < g->n_ghosts; i++) {
+        member_free(g->ghosts[i]);
+    }
+    st_free(g->ghosts);
     for (unsigned i = 0; i < g->n_topics; i++) {
         st_free(g->topics[i].name);
     }
@@ -477,8 +481,9 @@ int group_pset_from_tps(struct st_group *g, const struct st_group_tp *tps,
 /* Drop partitions that no longer exist from every member. */
 static int prune_partitions(struct st_group *g)
 {
-    for (unsigned i = 0; i < g->n_members; i++) {
-        struct member *m = g->members[i];
+    for (unsigned i = 0; i < g->n_members + g->n_ghosts; i++) {
+        struct member *m = i < g->n_members ? g->members[i]
+                                            : g->ghosts[i - g->n_members];
         struct pset *sets[3] = {&m->assigned, &m->revoking, &m->target};
         for (int s = 0; s < 3; s++) {
             struct pset *ps = sets[s];
@@ -578,6 +583,11 @@ static uint64_t next_deadline(const struct st_group *g)
             d = m->rebalance_deadline_ms;
         }
     }
+    for (unsigned i = 0; i < g->n_ghosts; i++) {
+        if (g->ghosts[i]->session_deadline_ms < d) {
+            d = g->ghosts[i]->session_deadline_ms;
+        }
+    }
     uint64_t o = group_offsets_deadline(g);
     if (o < d) {
         d = o;
@@ -617,6 +627,12 @@ static int finish_step(struct st_group *g, struct st_group_update *out)
         if (rv == 0 && m->dirty_current) {
             rv = rec_emit_current(g, m);
             m->dirty_current = false;
+        }
+    }
+    for (unsigned i = 0; i < g->n_ghosts && rv == 0; i++) {
+        if (g->ghosts[i]->dirty_current) {
+            rv = rec_emit_current(g, g->ghosts[i]);
+            g->ghosts[i]->dirty_current = false;
         }
     }
     if (rv != 0) {
@@ -824,8 +840,10 @@ const char *st_group_error_name(enum st_group_error e)
 bool st_group_check(const struct st_group *g, char *why, size_t cap)
 {
     unsigned owned = 0;
-    for (unsigned i = 0; i < g->n_members; i++) {
-        const struct member *m = g->members[i];
+    for (unsigned i = 0; i < g->n_members + g->n_ghosts; i++) {
+        const struct member *m = i < g->n_members
+                                     ? g->members[i]
+                                     : g->ghosts[i - g->n_members];
         const struct pset *sets[2] = {&m->assigned, &m->revoking};
         for (int s = 0; s < 2; s++) {
             for (unsigned j = 0; j < sets[s]->n; j++) {

@@ -79,6 +79,7 @@ struct member {
     int32_t prev_epoch;
     enum st_group_member_state state;
     bool static_left;
+    bool ghost;            /* removed at rebalance timeout; see ghost.c */
     struct pset assigned;  /* owned and consuming */
     struct pset revoking;  /* owned, told to revoke, not confirmed */
     struct pset target;
@@ -132,6 +133,8 @@ struct st_group {
     struct member **members; /* sorted by id */
     unsigned n_members, cap_members;
     struct pmap owners;
+    struct member **ghosts;  /* hold partitions of removed members */
+    unsigned n_ghosts, cap_ghosts;
 
     struct offset *offsets;  /* sorted by (topic, partition) */
     unsigned n_offsets, cap_offsets;
@@ -180,6 +183,13 @@ int group_heartbeat(struct st_group *g, const struct st_group_heartbeat *hb,
 int group_leave(struct st_group *g, const struct st_group_leave *lv,
                 struct st_group_update *out);
 int group_tick(struct st_group *g);
+
+/* ghost.c */
+int ghost_make(struct st_group *g, struct member *m, const char *why);
+struct member *ghost_find(const struct st_group *g, const char *id);
+int ghost_release(struct st_group *g, struct member *m, const char *why);
+int ghost_tick(struct st_group *g);
+int ghost_adopt(struct st_group *g, struct member *m);
 
 /* reconcile.c */
 /* Move @m one step toward the target (KIP-848 reconciliation). @owned is

@@ -311,6 +311,14 @@ static int join(struct st_group *g, const struct st_group_heartbeat *hb,
 {
     const char *id = hb->member_id;
     bool has_id = id != NULL && id[0] != '\0';
+    struct member *ghost = has_id ? ghost_find(g, id) : NULL;
+    if (ghost != NULL) {
+        /* Its client joins with epoch 0: it holds nothing any more. */
+        int rv = ghost_release(g, ghost, "rejoined");
+        if (rv != 0) {
+            return rv;
+        }
+    }
     struct member *byid = has_id ? group_member_find(g, id) : NULL;
     *out = NULL;
     if (hb->instance_id != NULL) {
@@ -318,6 +326,7 @@ static int join(struct st_group *g, const struct st_group_heartbeat *hb,
         if (s != NULL && s == byid) {
             *out = s; /* the same member joining again */
             s->static_left = false;
+            g->bump = true; /* a new tenure: see rejoin below */
             return 0;
         }
         if (byid != NULL) {
@@ -337,7 +346,13 @@ static int join(struct st_group *g, const struct st_group_heartbeat *hb,
             up->hb.error = ST_GROUP_INVALID_REQUEST;
             return 0;
         }
+        /* A rejoin (after fencing): the client dropped everything, and
+         * what it gets back starts a new tenure. Bumping the epoch gives it
+         * a member epoch it never had, so a commit still in flight from
+         * its previous tenure is refused as stale instead of landing over
+         * the new tenure's progress. The sticky assignor moves nothing. */
         *out = byid;
+        g->bump = true;
         return 0;
     }
     if (g->cfg.max_members != 0 && g->n_members >= g->cfg.max_members) {
@@ -503,6 +518,12 @@ int group_leave(struct st_group *g, const struct st_group_leave *lv,
         return 0;
     }
     struct member *m = group_member_find(g, lv->member_id);
+    struct member *ghost = ghost_find(g, lv->member_id);
+    if (m == NULL && ghost != NULL) {
+        /* A removed member's client leaving: it dropped everything. */
+        up->hb.member_epoch = ST_GROUP_EPOCH_LEAVE;
+        return ghost_release(g, ghost, "left");
+    }
     if (m == NULL) {
         up->hb.error = ST_GROUP_UNKNOWN_MEMBER_ID;
         return 0;
@@ -538,6 +559,10 @@ int group_leave(struct st_group *g, const struct st_group_leave *lv,
 
 int group_tick(struct st_group *g)
 {
+    int rv0 = ghost_tick(g);
+    if (rv0 != 0) {
+        return rv0;
+    }
     unsigned i = 0;
     while (i < g->n_members) {
         struct member *m = g->members[i];
@@ -552,7 +577,12 @@ int group_tick(struct st_group *g)
             i++;
             continue;
         }
-        int rv = group_member_remove(g, m, why);
+        /* Past its rebalance timeout the client may still heartbeat and
+         * consume what it kept; only its session bounds that, so its
+         * partitions stay held by a ghost until then. */
+        int rv = m->session_deadline_ms <= g->now_ms
+                     ? group_member_remove(g, m, why)
+                     : ghost_make(g, m, why);
         if (rv != 0) {
             return rv;
         }

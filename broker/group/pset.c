@@ -96,9 +96,11 @@ int pset_assign(struct pset *s, const uint64_t *keys, unsigned n)
     if (rv != 0) {
         return rv;
     }
-    if (n > 0) {
-        memmove(s->v, keys, (size_t)n * sizeof *keys);
+    if (n == 0) {
+        s->n = 0;
+        return 0;
     }
+    memmove(s->v, keys, (size_t)n * sizeof *keys);
     qsort(s->v, n, sizeof *s->v, cmp_u64);
     unsigned w = 0;
     for (unsigned i = 0; i < n; i++) {

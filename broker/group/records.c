@@ -26,7 +26,8 @@
  *               u32 n | n x str topic | ostr regex
  *   TARGET      plist
  *   CURRENT     i32 member_epoch | i32 previous_epoch | u8 state |
- *               u8 static_left | plist assigned | plist revoking
+ *               u8 flags (1 static_left, 2 ghost) | plist assigned |
+ *               plist revoking
  */
 #include <string.h>
 
@@ -231,7 +232,8 @@ int rec_emit_current(struct st_group *g, const struct member *m)
 {
     struct rec_slot *s;
     struct st_buf *b = &g->arena;
-    uint8_t st = (uint8_t)m->state, left = m->static_left;
+    uint8_t st = (uint8_t)m->state;
+    uint8_t left = (uint8_t)(m->static_left | (m->ghost << 1));
     int rv = member_key(g, REC_CURRENT, m->id, false, &s);
     rv = rv ? rv : w_u32(b, (uint32_t)m->epoch);
     rv = rv ? rv : w_u32(b, (uint32_t)m->prev_epoch);
@@ -507,11 +509,12 @@ static int load_current(struct st_group *g, struct member *m, struct rd *r)
     uint8_t st = r_u8(r);
     uint8_t left = r_u8(r);
     if (r->bad || st < ST_GROUP_MEMBER_STABLE ||
-        st > ST_GROUP_MEMBER_UNRELEASED || left > 1) {
+        st > ST_GROUP_MEMBER_UNRELEASED || left > 3) {
         return ST_ECORRUPT;
     }
     m->state = (enum st_group_member_state)st;
-    m->static_left = left;
+    m->static_left = left & 1;
+    m->ghost = (left & 2) != 0;
     int rv = r_plist(g, r, &m->assigned);
     return rv ? rv : r_plist(g, r, &m->revoking);
 }
@@ -687,7 +690,35 @@ int rec_load(struct st_group *g, struct st_bytes key, struct st_bytes value,
 
 int group_load_done(struct st_group *g)
 {
-    for (unsigned i = 0; i < g->n_members; i++) {
+    unsigned i = 0;
+    while (i < g->n_members) {
+        struct member *m = g->members[i];
+        if (m->ghost && !m->loaded_meta) {
+            int rv = ghost_adopt(g, m); /* unlinks it from members */
+            if (rv != 0) {
+                return rv;
+            }
+            continue;
+        }
+        i++;
+    }
+    for (i = 0; i < g->n_ghosts; i++) {
+        struct member *m = g->ghosts[i];
+        m->session_deadline_ms = g->now_ms + g->cfg.session_timeout_ms;
+        const struct pset *sets[2] = {&m->assigned, &m->revoking};
+        for (int s = 0; s < 2; s++) {
+            for (unsigned j = 0; j < sets[s]->n; j++) {
+                if (pmap_get(&g->owners, sets[s]->v[j]) != NULL) {
+                    return ST_ECORRUPT;
+                }
+                int rv = pmap_put(&g->owners, sets[s]->v[j], m);
+                if (rv != 0) {
+                    return rv;
+                }
+            }
+        }
+    }
+    for (i = 0; i < g->n_members; i++) {
         struct member *m = g->members[i];
         if (!m->loaded_meta && g->persisted) {
             return ST_ECORRUPT; /* assignment records without a member */

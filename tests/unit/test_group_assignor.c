@@ -129,28 +129,41 @@ START_TEST(test_uniform_is_balanced_and_moves_only_to_a_joiner)
     assert_balanced(&out);
     adopt(&s, &out);
     st_assign_output_free(&out);
-    /* A joiner sorts somewhere in the middle of the ids. */
-    snprintf(id, sizeof id, "m%03u", (unsigned)(st_test_rand(&rng) % 40) | 1);
-    scene_add_member(&s, id, s.n_topics);
-    unsigned j = s.n_members - 1;
-    run(&s, &st_group_assignor_uniform, &out);
-    assert_balanced(&out);
-    unsigned moved = 0;
-    for (unsigned m = 0; m < j; m++) {
-        for (unsigned k = 0; k < s.members[m].n_current; k++) {
-            bool kept = false;
-            for (unsigned q = 0; q < out.n_parts[m]; q++) {
-                kept |= out.parts[m][q] == s.members[m].current[k];
+    /* Then several members join one after another (sorting anywhere among
+     * the ids); each time only the joiner receives. */
+    unsigned joins = 1 + (unsigned)(st_test_rand(&rng) % 6);
+    for (unsigned r = 0; r < joins && s.n_members < MEMBERS_MAX; r++) {
+        snprintf(id, sizeof id, "m%03u",
+                 (unsigned)(st_test_rand(&rng) % 500) * 2 + 1);
+        bool dup = false;
+        for (unsigned m = 0; m < s.n_members; m++) {
+            dup |= strcmp(s.ids[m], id) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        scene_add_member(&s, id, s.n_topics);
+        unsigned j = s.n_members - 1;
+        run(&s, &st_group_assignor_uniform, &out);
+        assert_balanced(&out);
+        unsigned moved = 0;
+        for (unsigned m = 0; m < j; m++) {
+            for (unsigned k = 0; k < s.members[m].n_current; k++) {
+                bool kept = false;
+                for (unsigned q = 0; q < out.n_parts[m]; q++) {
+                    kept |= out.parts[m][q] == s.members[m].current[k];
+                }
+                moved += !kept;
             }
-            moved += !kept;
+            for (unsigned q = 0; q < out.n_parts[m]; q++) {
+                ck_assert_msg(had(&s, m, out.parts[m][q]),
+                              "seed %d: member %u gained a partition", _i, m);
+            }
         }
-        for (unsigned q = 0; q < out.n_parts[m]; q++) {
-            ck_assert_msg(had(&s, m, out.parts[m][q]),
-                          "seed %d: member %u gained a partition", _i, m);
-        }
+        ck_assert_uint_eq(moved, out.n_parts[j]);
+        adopt(&s, &out);
+        st_assign_output_free(&out);
     }
-    ck_assert_uint_eq(moved, out.n_parts[j]);
-    st_assign_output_free(&out);
     scene_free(&s);
 }
 END_TEST

@@ -176,7 +176,7 @@ START_TEST(test_session_timeout_removes_silent_member_and_moves_partitions)
 }
 END_TEST
 
-START_TEST(test_member_that_never_revokes_is_removed_at_rebalance_timeout)
+START_TEST(test_member_not_revoking_in_time_is_removed_and_its_partitions_held_until_session_end)
 {
     /* Given three settled consumers and a fourth joining, */
     beat_all(3, 3, 2000);
@@ -203,9 +203,38 @@ START_TEST(test_member_that_never_revokes_is_removed_at_rebalance_timeout)
             }
         }
     }
-    /* then at its rebalance timeout (60 s) it is removed. */
+    /* then at its rebalance timeout (60 s) it is removed, */
     tg_tick(f.g, &f.log, 3001 + 60000);
     ck_assert_uint_eq(st_group_member_count(f.g), 3);
+    /* but what it holds stays held until its session ends (it may still be
+     * consuming: only its session bounds that), also across a failover, */
+    struct st_group *g2 = tg_replay(&f.cfg, &f.log, true, 63002);
+    st_group_free(f.g);
+    f.g = g2;
+    for (unsigned r = 0; r < 3; r++) {
+        for (unsigned i = 0; i < 4; i++) {
+            if (i != k) {
+                tg_beat(f.g, NULL, &f.c[i], 64000 + r);
+                for (unsigned q = 0; q < stuck.n_owned; q++) {
+                    ck_assert(!tg_client_owns(&f.c[i], "orders",
+                                              stuck.owned[q].partition));
+                }
+            }
+        }
+    }
+    /* and then moves to the others. */
+    tg_tick(f.g, NULL, 63002 + 45000);
+    unsigned total = 0;
+    for (unsigned r = 0; r < 2; r++) {
+        total = 0;
+        for (unsigned i = 0; i < 4; i++) {
+            if (i != k) {
+                tg_beat(f.g, NULL, &f.c[i], 108100 + r);
+                total += f.c[i].n_owned;
+            }
+        }
+    }
+    ck_assert_uint_eq(total, 6);
 }
 END_TEST
 
@@ -414,7 +443,7 @@ Suite *test_suite(void)
     tcase_add_test(tc,
         test_session_timeout_removes_silent_member_and_moves_partitions);
     tcase_add_test(tc,
-        test_member_that_never_revokes_is_removed_at_rebalance_timeout);
+        test_member_not_revoking_in_time_is_removed_and_its_partitions_held_until_session_end);
     tcase_add_test(tc, test_poll_timeout_leave_removes_member);
     tcase_add_test(tc,
         test_static_member_restart_gets_same_partitions_no_movement);
