@@ -86,12 +86,11 @@ struct cl_broker *cl_broker_any(strata_t *rk)
     }
     /* None up: rotate over the brokers so a dead first one does not
      * swallow every request's backlog. */
-    static unsigned rr;
     unsigned n = 0;
     for (struct cl_broker *b = rk->brokers; b != NULL; b = b->next) {
         n++;
     }
-    unsigned k = n ? rr++ % n : 0;
+    unsigned k = n ? rk->broker_rr++ % n : 0;
     struct cl_broker *b = rk->brokers;
     while (k-- > 0 && b != NULL) {
         b = b->next;
@@ -181,8 +180,10 @@ void cl_brokers_disconnect(strata_t *rk)
     for (struct cl_broker *b = rk->brokers; b != NULL; b = b->next) {
         struct st_rpc_client *c = b->rpc;
         b->rpc = NULL;
-        st_rpc_client_free(c);
+        st_rpc_client_free(c); /* callbacks take @lock themselves */
+        pthread_mutex_lock(&rk->lock);
         b->up = false;
+        pthread_mutex_unlock(&rk->lock);
     }
 }
 

@@ -113,6 +113,7 @@ strata_message_t *strata_consumer_poll(strata_t *rk, int timeout_ms)
     }
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : cl_now_ms() + (uint64_t)timeout_ms;
+    cl_serve_ops(rk); /* error callbacks, as strata_poll() would */
     pthread_mutex_lock(&rk->lock);
     while (rk->cq_head == NULL) {
         uint64_t now = cl_now_ms();

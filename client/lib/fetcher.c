@@ -443,6 +443,27 @@ static void send_fetch(strata_t *rk, struct cl_broker *b, struct freq *fr,
     }
 }
 
+/* Tell the application once when metadata says an assigned partition
+ * does not exist (it keeps being retried: the topic may be created). */
+static void report_unknown(strata_t *rk, struct cl_ctp *c)
+{
+    if (!rk->md_ready || c->unknown_reported) {
+        return;
+    }
+    struct cl_topic_md *t = cl_md_topic(rk, c->topic);
+    if (t != NULL && c->partition < t->n_parts) {
+        return; /* exists, leaderless for now */
+    }
+    char why[200];
+    snprintf(why, sizeof why, "%s the cluster metadata",
+             t == NULL ? "topic not in" : "partition not in");
+    push_event(rk, c->topic, c->partition, c->fetch_pos,
+               t == NULL ? STRATA_ERR__UNKNOWN_TOPIC
+                         : STRATA_ERR__UNKNOWN_PARTITION,
+               why);
+    c->unknown_reported = true;
+}
+
 void cl_fetcher_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
 {
     size_t n_ctp = 0;
@@ -472,6 +493,7 @@ void cl_fetcher_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
             int32_t leader = cl_md_leader(rk, c->topic, c->partition, NULL);
             if (leader < 0) {
                 cl_md_want(rk);
+                report_unknown(rk, c);
                 continue;
             }
             if (leader != b->id) {

@@ -433,6 +433,11 @@ static int poll_until(strata_t *rk, uint64_t deadline)
     return n;
 }
 
+int cl_serve_ops(strata_t *rk)
+{
+    return poll_until(rk, cl_now_ms());
+}
+
 int strata_poll(strata_t *rk, int timeout_ms)
 {
     return poll_until(rk, deadline_of(timeout_ms));

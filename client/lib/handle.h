@@ -94,6 +94,7 @@ struct cl_ctp {
     uint64_t version;           /* bumped by seek/pause: stale results drop */
     size_t queued_bytes;        /* fetched, not yet returned by poll */
     uint64_t backoff_until_ms;
+    bool unknown_reported;      /* __UNKNOWN_TOPIC/PARTITION event sent */
 };
 
 /* A consumed record as handed to the application. */
@@ -160,6 +161,7 @@ struct strata_s {
     int32_t controller_id;              /* [L] */
     char cluster_id[64];                /* [L] */
     bool all_down_reported;             /* [loop] */
+    unsigned broker_rr;                 /* [L] cl_broker_any rotation */
 
     struct cl_req *reqs;                /* [L] for the loop to send */
 
@@ -189,6 +191,10 @@ void cl_wake(strata_t *rk);
 /* Milliseconds on the monotonic / wall clock. */
 uint64_t cl_now_ms(void);
 int64_t cl_wall_ms(void);
+
+/* Serve queued callbacks (delivery reports, errors) now, without
+ * waiting; returns how many. Requires: @lock NOT held. */
+int cl_serve_ops(strata_t *rk);
 
 /* Queue @op for strata_poll() and broadcast. Requires: @lock held. */
 void cl_op_push(strata_t *rk, struct cl_op *op);

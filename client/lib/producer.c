@@ -429,18 +429,26 @@ void cl_producer_md_updated(strata_t *rk)
             continue;
         }
         t->missing_since_ms = 0;
-        if (t->n_parts != 0) {
-            continue; /* partition count growth: picked up on restart */
+        if (md->n_parts <= t->n_parts) {
+            continue; /* partitions are never removed */
         }
-        t->parts = st_calloc((size_t)md->n_parts, sizeof *t->parts);
-        if (t->parts == NULL) {
+        /* New topic, or partitions added: in-flight requests name
+         * partitions by index, so the array may move. */
+        struct cl_ptp *parts =
+            st_realloc(t->parts, (size_t)md->n_parts * sizeof *parts);
+        if (parts == NULL) {
             continue;
         }
-        for (int32_t i = 0; i < md->n_parts; i++) {
-            cl_acc_part_init(&t->parts[i].acc);
-            cl_idem_part_init(&t->parts[i].idem);
+        for (int32_t i = t->n_parts; i < md->n_parts; i++) {
+            cl_acc_part_init(&parts[i].acc);
+            cl_idem_part_init(&parts[i].idem);
         }
+        t->parts = parts;
+        bool had_parts = t->n_parts != 0;
         t->n_parts = md->n_parts;
+        if (had_parts) {
+            continue;
+        }
         struct cl_msg *m = t->ua_head;
         t->ua_head = t->ua_tail = NULL;
         while (m != NULL) {

@@ -421,6 +421,16 @@ static int sc_offsets(int argc, char **argv)
     strata_destroy(co);
     strata_destroy(pr);
     printf("ok: from latest\n");
+
+    /* An assigned topic that does not exist is an event, not silence. */
+    co = consumer_at("no-such-topic", STRATA_OFFSET_BEGINNING);
+    m = strata_consumer_poll(co, 5000);
+    if (m == NULL || m->err != STRATA_ERR__UNKNOWN_TOPIC) {
+        die("unknown topic: %s", m ? strata_err2str(m->err) : "no event");
+    }
+    printf("ok: unknown topic reported: %s\n", m->errstr);
+    strata_message_destroy(m);
+    strata_destroy(co);
     return 0;
 }
 
