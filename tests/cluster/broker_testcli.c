@@ -274,6 +274,62 @@ static void wait_topic(const char *name, struct topic *t, int seconds)
     }
 }
 
+/* Whether every partition's leader (per the bootstrap's metadata) agrees
+ * that it leads in that epoch: a ListOffsets to each with the epoch. */
+static bool leaders_agree(const char *topic, const struct topic *t)
+{
+    for (int p = 0; p < t->n_parts; p++) {
+        Strata__Client__ListOffsetsPartition lp =
+            STRATA__CLIENT__LIST_OFFSETS_PARTITION__INIT;
+        Strata__Client__ListOffsetsPartition *lps[1] = {&lp};
+        lp.topic = (char *)topic;
+        lp.partition = p;
+        lp.timestamp = -1;
+        lp.current_leader_epoch = t->epoch[p];
+        Strata__Client__ListOffsetsRequest m =
+            STRATA__CLIENT__LIST_OFFSETS_REQUEST__INIT;
+        m.partitions = lps;
+        m.n_partitions = 1;
+        struct wait w;
+        int rv = call(leader_client(t->leader[p]),
+                      STRATA__CLIENT__API__LIST_OFFSETS, &m.base,
+                      (struct st_bytes){NULL, 0}, 5000, &w);
+        Strata__Client__ListOffsetsResponse *r =
+            rv == 0 && w.error == 0
+                ? strata__client__list_offsets_response__unpack(
+                      NULL, w.body.len, w.body.base)
+                : NULL;
+        bool ok = r != NULL && r->n_partitions == 1 &&
+                  r->partitions[0]->error == 0;
+        if (r) {
+            strata__client__list_offsets_response__free_unpacked(r, NULL);
+        }
+        wait_close(&w);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* wait_topic, then until every leader knows it leads (the bootstrap
+ * broker may learn a leader change before the new leader does). */
+static void wait_ready(const char *name, struct topic *t, int seconds)
+{
+    uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
+    for (;;) {
+        wait_topic(name, t, seconds);
+        if (leaders_agree(name, t)) {
+            return;
+        }
+        if (now_ns() > end) {
+            die("leaders of %s do not agree they lead after %d s", name,
+                seconds);
+        }
+        sleep_ms(100);
+    }
+}
+
 /* ---- admin ---- */
 
 static int create_topic(const char *name, int parts)
@@ -662,7 +718,7 @@ static void print_latency(const char *what)
 
 static int produce(const struct prod_opts *o)
 {
-    wait_topic(o->topic, &P.t, 20);
+    wait_ready(o->topic, &P.t, 30);
     P.acks = o->acks;
     struct st_batch_builder *bb;
     st_batch_builder_new(&bb);
@@ -764,7 +820,7 @@ static int consume(const char *topic, struct cons *c, int timeout_ms,
                    bool perf)
 {
     struct topic t;
-    wait_topic(topic, &t, 20);
+    wait_ready(topic, &t, 30);
     struct st_record_iter *it;
     st_record_iter_new(&it);
     uint8_t *expect = malloc(c->size + 64);
@@ -1461,7 +1517,7 @@ static void rate_cb(evutil_socket_t fd, short what, void *arg)
 
 static int latency(const struct prod_opts *o, int rate, int seconds)
 {
-    wait_topic(o->topic, &P.t, 20);
+    wait_ready(o->topic, &P.t, 30);
     P.acks = o->acks;
     L.o = *o;
     st_batch_builder_new(&L.bb);
