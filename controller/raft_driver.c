@@ -86,7 +86,6 @@ struct st_raft_driver {
     uint64_t election_timeout_ms;
     raft_index applied;
     raft_index snap_requested;
-    raft_term lost_log_term;   /* last term a peer's log loss was handled */
     struct io_batch *running;
     struct io_batch *next;
     struct held_msg *held_head, *held_tail;
@@ -375,45 +374,6 @@ static int msg_out(struct st_raft_driver *d, const struct raft_msg *m)
     return 0;
 }
 
-/* A follower whose log now ends before what it acknowledged this term lost
- * its durable state (its data directory was wiped and re-formatted). The
- * core treats such a rejection as stale (rejected_index <= match) and keeps
- * probing at the old match, so the follower would never catch up under
- * this leader. A new leader starts every peer from scratch, so hand
- * leadership to the most up-to-date other voter; the next leader sends the
- * follower a snapshot. Once per term. */
-static void check_lost_log(struct st_raft_driver *d, const struct raft_msg *m)
-{
-    const struct raft_msg_append_result *res = &m->append_result;
-    struct peer *p = peer_find(d, m->from);
-    if (res->success || raft_role(d->r) != RAFT_LEADER ||
-        res->rejected_index == 0 || p == NULL || p->match == 0 ||
-        res->conflict_term != 0 || res->conflict_index > p->match ||
-        d->lost_log_term == raft_current_term(d->r)) {
-        return;
-    }
-    d->lost_log_term = raft_current_term(d->r);
-    struct peer *best = NULL;
-    for (unsigned i = 0; i < d->n_peers; i++) {
-        struct peer *q = &d->peers[i];
-        if (q != p && q->addr.id != d->id &&
-            (best == NULL || q->match > best->match)) {
-            best = q;
-        }
-    }
-    ST_WARN("raft", "node=%" PRIu32 " voter %" PRIu32 " lost its log (ends "
-            "before %" PRIu64 ", acknowledged %" PRIu64 "); handing "
-            "leadership to %" PRIu32 " so that it is re-probed", d->id,
-            m->from, res->conflict_index, p->match,
-            best ? best->addr.id : 0);
-    p->match = 0;
-    if (best != NULL) {
-        struct raft_event ev = {.type = RAFT_EV_TRANSFER};
-        ev.transfer.to = best->addr.id;
-        drv_step(d, &ev);
-    }
-}
-
 static void raft_message_handler(void *arg, const struct st_rpc_request *req,
                                  struct st_rpc_reply *reply)
 {
@@ -453,9 +413,6 @@ static void raft_message_handler(void *arg, const struct st_rpc_request *req,
         struct raft_event ev = {.type = RAFT_EV_RECEIVE};
         ev.receive = &m;
         drv_step(d, &ev);
-        if (m.type == RAFT_MSG_APPEND_RESULT) {
-            check_lost_log(d, &m);
-        }
     }
     st_raft_wire_free(pb, entries);
 }

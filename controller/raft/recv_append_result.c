@@ -57,6 +57,23 @@ void recv_append_result(struct raft *r, const struct raft_msg *m)
         replication_send(r, p, false);
         return;
     }
+    if (p->state != PROGRESS_SNAPSHOT && res->conflict_term == 0 &&
+        res->conflict_index <= p->match) {
+        /* The peer's log now ends before what it acknowledged: it lost its
+         * durable state (a wiped and re-formatted data directory). Forget
+         * its match and probe from its real end, or it would never catch
+         * up under this leader. Lowering match only delays commits; the
+         * commit index itself never moves back. A reordered old rejection
+         * can land here too; the next probe answer restores match. */
+        raft_trace(r, "peer=%" PRIu32 " lost its log: ends before %" PRIu64
+                   " but acknowledged %" PRIu64, m->from, res->conflict_index,
+                   p->match);
+        p->match = res->conflict_index > 0 ? res->conflict_index - 1 : 0;
+        progress_to_probe(p, res->conflict_index > 0 ? res->conflict_index
+                                                     : 1);
+        replication_send(r, p, false);
+        return;
+    }
     if (res->rejected_index <= p->match || p->state == PROGRESS_SNAPSHOT) {
         return; /* stale */
     }
