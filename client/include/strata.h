@@ -150,7 +150,9 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *   client.id ["strata"]
  *   acks [all]                    all|-1|0|1
  *   linger.ms [5]                 wait this long for a batch to fill
- *   batch.size [1MiB]             bytes per partition batch (uncompressed)
+ *   batch.size [1000000]          bytes per partition batch (uncompressed,
+ *                                 record framing included); keep it under
+ *                                 the brokers' max.message.bytes
  *   compression.type [none]       none|zstd
  *   enable.idempotence [true]     retries never reorder a partition's
  *                                 records. Until brokers hand out producer
@@ -166,7 +168,9 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *   queue.buffering.max.messages [100000]
  *   queue.buffering.max.kbytes [1048576]
  *   memory.limit.bytes [1GiB]     one budget: produce buffers + fetched
- *                                 records not yet returned by poll
+ *                                 records not yet returned by poll (a
+                                 consumer stops fetching at the limit,
+                                 so it may overshoot by one answer)
  *   partitioner [murmur2]         murmur2|murmur2_random|consistent_random|
  *                                 random  (*_random: null keys at random
  *                                 sticky batches; murmur2 does the same)

@@ -7,6 +7,30 @@
 #include "common/alloc.h"
 #include "common/err.h"
 
+/* What a record adds to an encoded batch, at most: key, value, headers
+ * and the varints around them - record length (3 bytes below 2 MiB),
+ * attributes (1), timestamp delta (zigzag; 5 bytes up to 2^34 ms, 10 in
+ * the worst case), offset delta (3), key and value lengths (3 each),
+ * header count (1): 24 with room to spare; per header, key and value
+ * lengths: 4. A batch of records adds ST_BATCH_HEADER_BYTES. */
+#define RECORD_OVERHEAD 24
+#define HEADER_OVERHEAD 4
+
+static size_t payload(const struct cl_msg *m)
+{
+    return m->bytes - sizeof *m -
+           m->n_hdrs * sizeof(struct st_record_header) + RECORD_OVERHEAD +
+           m->n_hdrs * HEADER_OVERHEAD;
+}
+
+/* Room for records in one batch. */
+static size_t batch_room(const struct cl_acc *acc)
+{
+    return acc->opts.batch_bytes > ST_BATCH_HEADER_BYTES
+               ? acc->opts.batch_bytes - ST_BATCH_HEADER_BYTES
+               : 0;
+}
+
 void cl_acc_init(struct cl_acc *acc, const struct cl_acc_opts *opts,
                  struct cl_budget *budget)
 {
@@ -95,7 +119,7 @@ void cl_msg_free(struct cl_msg *m)
 
 int cl_acc_reserve(struct cl_acc *acc, const struct cl_msg *m)
 {
-    if (m->bytes - sizeof *m > acc->opts.batch_bytes ||
+    if (payload(m) > batch_room(acc) ||
         m->bytes > acc->opts.queue_bytes_max ||
         (acc->budget != NULL && m->bytes > acc->budget->limit)) {
         return ST_ETOOBIG;
@@ -123,11 +147,6 @@ void cl_acc_release(struct cl_acc *acc, const struct cl_msg *m)
     }
 }
 
-/* Record bytes as they count toward batch.size (key, value, headers). */
-static size_t payload(const struct cl_msg *m)
-{
-    return m->bytes - sizeof *m;
-}
 
 void cl_acc_append(struct cl_acc_part *p, struct cl_msg *m)
 {
@@ -160,7 +179,7 @@ bool cl_acc_ready(const struct cl_acc *acc, const struct cl_acc_part *p,
     if (p->head == NULL) {
         return false;
     }
-    if (flush || p->bytes >= acc->opts.batch_bytes) {
+    if (flush || p->bytes >= batch_room(acc)) {
         return true;
     }
     uint64_t due = p->head->enq_ms + acc->opts.linger_ms;
@@ -192,8 +211,7 @@ struct cl_batch *cl_acc_drain(struct cl_acc *acc, struct cl_acc_part *p)
     b->number = p->next_number++;
     b->base_seq = -1;
     while (p->head != NULL &&
-           (b->n == 0 || b->bytes + payload(p->head) <=
-                               acc->opts.batch_bytes)) {
+           (b->n == 0 || b->bytes + payload(p->head) <= batch_room(acc))) {
         struct cl_msg *m = p->head;
         p->head = m->next;
         if (p->head == NULL) {

@@ -133,6 +133,10 @@ static void on_state(void *arg, int status, const char *text)
     struct cl_broker *b = arg;
     strata_t *rk = b->rk;
     pthread_mutex_lock(&rk->lock);
+    if (b->up && status != 0 && !b->bootstrap) {
+        /* Its partitions may be led elsewhere by now. */
+        cl_md_want(rk);
+    }
     b->up = status == 0;
     if (status != 0) {
         b->ever_failed = true;

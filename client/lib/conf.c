@@ -25,7 +25,9 @@ static const struct st_conf_key schema[] = {
      "replicas that must have a record before it is acknowledged"},
     {"linger.ms", ST_CONF_MS, "5", 0, 900000, NULL, 0,
      "how long a partition batch waits to fill"},
-    {"batch.size", ST_CONF_SIZE, "1MiB", 1, 64 * MIB, NULL, 0,
+    /* librdkafka's default; a batch must stay under the brokers'
+     * max.message.bytes (1 MiB + 12 by default). */
+    {"batch.size", ST_CONF_SIZE, "1000000", 128, 64 * MIB, NULL, 0,
      "bytes per partition batch before compression"},
     {"compression.type", ST_CONF_ENUM, "none", 0, 0, "none|zstd", 0,
      "batch compression codec"},

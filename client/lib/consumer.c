@@ -142,9 +142,12 @@ strata_message_t *strata_consumer_poll(strata_t *rk, int timeout_ms)
         struct cl_ctp *c = m->ctp;
         c->app_pos = m->pub.offset + 1;
         c->queued_bytes -= m->bytes;
+        /* Dropping below two answers' worth (what the fetcher allows
+         * queued per partition) lets its next fetch go. */
+        size_t q_max = 2 * (size_t)rk->cc.partition_fetch_bytes_max;
         bool was_full = rk->budget.used >= rk->budget.limit ||
-                        c->queued_bytes + m->bytes >=
-                            rk->cc.partition_fetch_bytes_max;
+                        (c->queued_bytes + m->bytes >= q_max &&
+                         c->queued_bytes < q_max);
         rk->budget.used -= m->bytes;
         wake = was_full;
         m->ctp = NULL;

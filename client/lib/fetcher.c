@@ -443,6 +443,13 @@ static void send_fetch(strata_t *rk, struct cl_broker *b, struct freq *fr,
     }
 }
 
+/* How much a partition may hold fetched before its next fetch waits:
+ * two answers' worth, so one is consumed while the next is in flight. */
+static size_t queue_bytes_max(const strata_t *rk)
+{
+    return 2 * (size_t)rk->cc.partition_fetch_bytes_max;
+}
+
 /* Tell the application once when metadata says an assigned partition
  * does not exist (it keeps being retried: the topic may be created). */
 static void report_unknown(strata_t *rk, struct cl_ctp *c)
@@ -504,7 +511,7 @@ void cl_fetcher_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
                 continue;
             }
             if (b->fetch_in_flight || !budget_ok ||
-                c->queued_bytes >= rk->cc.partition_fetch_bytes_max) {
+                c->queued_bytes >= queue_bytes_max(rk)) {
                 continue; /* a poll or an answer wakes the loop */
             }
             if (fr == NULL && (fr = freq_new(rk, b->id, n_ctp, false)) ==

@@ -73,7 +73,8 @@ static bool place(strata_t *rk, struct cl_ptopic *t, struct cl_msg *m)
     struct cl_acc_part *p = &t->parts[m->partition].acc;
     bool was_empty = p->head == NULL;
     cl_acc_append(p, m);
-    return was_empty || p->bytes >= rk->acc.opts.batch_bytes;
+    return was_empty ||
+           p->bytes + ST_BATCH_HEADER_BYTES >= rk->acc.opts.batch_bytes;
 }
 
 static void ua_append(struct cl_ptopic *t, struct cl_msg *m)

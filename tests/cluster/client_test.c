@@ -231,6 +231,9 @@ static int sc_order(int argc, char **argv)
     strata_metadata_destroy(md);
     strata_destroy(admin);
     strata_conf_t *cc = base_conf();
+    /* The smallest budget: fetching must pause and resume, not stall. */
+    set(cc, "memory.limit.bytes", "1MiB");
+    set(cc, "max.partition.fetch.bytes", "64KiB");
     strata_t *co = make(STRATA_CONSUMER, cc);
     strata_topic_partition_list_t *l = strata_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++) {
@@ -689,6 +692,73 @@ static int sc_bounce(int argc, char **argv)
     return 0;
 }
 
+/* Throughput: N records of B bytes (null keys, sticky batches) with
+ * ACKS and CODEC; prints records/s and MB/s of the produce, then of a
+ * consumer reading them back. Args: TOPIC PARTITIONS N B ACKS CODEC */
+static int sc_perf(int argc, char **argv)
+{
+    const char *topic = argv[0];
+    int parts = atoi(argv[1]);
+    long n = atol(argv[2]);
+    size_t size = (size_t)atol(argv[3]);
+    strata_conf_t *c = base_conf();
+    set(c, "acks", argv[4]);
+    set(c, "compression.type", argv[5]);
+    set(c, "linger.ms", "5");
+    strata_conf_set_dr_msg_cb(c, on_dr);
+    strata_t *rk = make(STRATA_PRODUCER, c);
+    char *val = malloc(size);
+    for (size_t i = 0; i < size; i++) {
+        val[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    }
+    int64_t t0 = now_ms();
+    for (long i = 0; i < n; i++) {
+        strata_resp_err_t e;
+        while ((e = strata_produce(rk, topic, STRATA_PARTITION_ANY, NULL, 0,
+                                   val, size, NULL, 0, STRATA_MSG_F_COPY,
+                                   NULL)) == STRATA_ERR__QUEUE_FULL) {
+            strata_poll(rk, 1);
+        }
+        if (e != 0) {
+            die("produce: %s", strata_err2str(e));
+        }
+        if ((i & 1023) == 0) {
+            strata_poll(rk, 0);
+        }
+    }
+    if (strata_flush(rk, 120000) != 0 || drs.ok != n) {
+        die("delivered %ld of %ld: %s", drs.ok, n, drs.last_errstr);
+    }
+    double s = (double)(now_ms() - t0) / 1000.0;
+    printf("produce: %ld x %zu B acks=%s %s: %.0f records/s, %.1f MB/s\n",
+           n, size, argv[4], argv[5], (double)n / s,
+           (double)n * (double)size / s / 1e6);
+    strata_destroy(rk);
+    strata_t *co = make(STRATA_CONSUMER, base_conf());
+    strata_topic_partition_list_t *l = strata_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) {
+        strata_topic_partition_list_add(l, topic, p)->offset =
+            STRATA_OFFSET_BEGINNING;
+    }
+    strata_assign(co, l);
+    strata_topic_partition_list_destroy(l);
+    t0 = now_ms();
+    for (long got = 0; got < n;) {
+        strata_message_t *m = strata_consumer_poll(co, 10000);
+        if (m == NULL) {
+            die("consumed %ld of %ld", got, n);
+        }
+        got += m->err == 0;
+        strata_message_destroy(m);
+    }
+    s = (double)(now_ms() - t0) / 1000.0;
+    printf("consume: %.0f records/s, %.1f MB/s\n", (double)n / s,
+           (double)n * (double)size / s / 1e6);
+    strata_destroy(co);
+    free(val);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -711,6 +781,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(s, "stalled") == 0) {
         return sc_stalled(argc, argv);
+    }
+    if (strcmp(s, "perf") == 0) {
+        return sc_perf(argc, argv);
     }
     if (strcmp(s, "bounce") == 0) {
         return sc_bounce(argc, argv);

@@ -123,7 +123,7 @@ START_TEST(test_retried_batch_goes_first_and_keeps_order)
 {
     int tag[4];
     uint64_t wake = UINT64_MAX;
-    setup_with(20, 0, 1 << 20, 5); /* one record per batch, 5 in flight */
+    setup_with(120, 0, 1 << 20, 5); /* one record per batch, 5 in flight */
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(put(10, 0, &tag[i]), 0);
     }
@@ -218,6 +218,46 @@ START_TEST(test_headers_and_key_are_copied_into_the_record)
 }
 END_TEST
 
+START_TEST(test_encoded_batch_stays_within_batch_size)
+{
+    /* Regression (cluster perf run): batches cut at batch.size of raw
+     * payload encoded over the broker's max.message.bytes. Given small
+     * records with headers filling a 4 KiB batch, */
+    setup_with(4096, 0, 1 << 20, 1);
+    strata_header_t h[2] = {{"a", "1", 1}, {"bb", NULL, 0}};
+    for (int i = 0; i < 200; i++) {
+        struct cl_msg *m;
+        ck_assert_int_eq(cl_msg_new("key", 3, "value", 5, true, h, 2, 0, 0,
+                                    NULL, &m),
+                         0);
+        ck_assert_int_eq(cl_acc_reserve(&f.acc, m), 0);
+        cl_acc_append(&f.part, m);
+    }
+    /* the encoded batch is no larger than batch.size. */
+    struct cl_batch *b = cl_acc_drain(&f.acc, &f.part);
+    struct st_batch_builder *bb;
+    ck_assert_int_eq(st_batch_builder_new(&bb), 0);
+    struct st_batch_builder_opts o = {.codec = ST_CODEC_NONE,
+                                      .producer_id = -1,
+                                      .base_sequence = -1,
+                                      .leader_epoch = -1};
+    st_batch_builder_reset(bb, &o);
+    for (struct cl_msg *m = b->msgs; m != NULL; m = m->next) {
+        ck_assert_int_eq(st_batch_builder_add(bb, 1700000000000, m->key,
+                                              m->key_len, m->value,
+                                              m->value_len, m->hdrs,
+                                              m->n_hdrs),
+                         0);
+    }
+    struct st_bytes out;
+    ck_assert_int_eq(st_batch_builder_finish(bb, &out), 0);
+    ck_assert_uint_le(out.len, 4096);
+    ck_assert_uint_gt(out.len, 2048); /* and it is not mostly empty */
+    st_batch_builder_free(bb);
+    finish(b);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("client_accumulator");
@@ -234,6 +274,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_message_count_limit_gives_queue_full);
     tcase_add_test(tc, test_expire_unlinks_only_records_past_the_timeout);
     tcase_add_test(tc, test_headers_and_key_are_copied_into_the_record);
+    tcase_add_test(tc, test_encoded_batch_stays_within_batch_size);
     suite_add_tcase(s, tc);
     return s;
 }
