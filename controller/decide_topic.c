@@ -314,7 +314,7 @@ int st_meta_decide_create_topic(const struct st_meta *m,
                                 uint64_t *rng, struct st_meta_recs *out,
                                 struct st_meta_err *err)
 {
-    int32_t n_parts, rf;
+    int32_t n_parts = 0, rf = 0;
     stdec_ok(err);
     int rv = check_name(m, req, err);
     if (rv == 0) {
