@@ -557,6 +557,34 @@ static int apply_metadata(struct st_group *g,
     return rv;
 }
 
+/* ---- deletion ---- */
+
+/* Admin delete: refused while members (or ghosts of removed members that
+ * may still be consuming) exist; else every record gets a tombstone. */
+static int delete_group(struct st_group *g, struct st_group_update *out)
+{
+    if (g->n_members > 0 || g->n_ghosts > 0) {
+        out->error = ST_GROUP_NOT_EMPTY;
+        return 0;
+    }
+    if (!g->persisted && g->n_offsets == 0) {
+        out->error = ST_GROUP_ID_NOT_FOUND;
+        return 0;
+    }
+    while (g->n_offsets > 0) {
+        struct offset *o = &g->offsets[g->n_offsets - 1];
+        int rv = rec_emit_offset_tombstone(g, o->topic, o->partition);
+        if (rv != 0) {
+            return rv;
+        }
+        offset_del(g, o->topic, o->partition);
+    }
+    int rv = rec_emit_sub_meta(g, true);
+    rv = rv ? rv : rec_emit_group_meta(g, true);
+    g->dead = true;
+    return rv;
+}
+
 /* ---- the step ---- */
 
 static void reset_output(struct st_group *g, struct st_group_update *out)
@@ -715,25 +743,7 @@ int st_group_step(struct st_group *g, const struct st_group_event *ev,
         rv = group_fetch(g, &ev->fetch, out);
         break;
     case ST_GROUP_EV_DELETE:
-        if (g->n_members > 0) {
-            out->error = ST_GROUP_NOT_EMPTY;
-            rv = 0;
-        } else if (!g->persisted && g->n_offsets == 0) {
-            out->error = ST_GROUP_ID_NOT_FOUND;
-            rv = 0;
-        } else {
-            while (g->n_offsets > 0 && (rv = 0) == 0) {
-                struct offset *o = &g->offsets[g->n_offsets - 1];
-                rv = rec_emit_offset_tombstone(g, o->topic, o->partition);
-                if (rv != 0) {
-                    break;
-                }
-                offset_del(g, o->topic, o->partition);
-            }
-            rv = rv != 0 ? rv : rec_emit_sub_meta(g, true);
-            rv = rv != 0 ? rv : rec_emit_group_meta(g, true);
-            g->dead = true;
-        }
+        rv = delete_group(g, out);
         break;
     case ST_GROUP_EV_LOAD:
         rv = rec_load(g, ev->load.key, ev->load.value, ev->load.tombstone);

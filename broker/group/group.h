@@ -15,6 +15,13 @@
  * no other member still owns them. So a member that keeps its partitions
  * never stops consuming them, and no partition has two owners.
  *
+ * Timers (ST_GROUP_EV_TICK): a member silent for session_timeout_ms is
+ * removed and its partitions move. A member told to revoke that does not
+ * confirm within its rebalance timeout is removed too, but its partitions
+ * stay held (by a "ghost", ghost.c) until its session would end, since its
+ * client may still be consuming what it kept; a static member gone with
+ * epoch -2 keeps its assignment until its session ends.
+ *
  * The core performs no I/O, reads no clock (time arrives in events as
  * now_ms, which the core clamps to never go backwards) and no entropy (member
  * ids come from a PRNG seeded from the config). It links only st_base.

@@ -269,7 +269,7 @@ uint64_t group_offsets_deadline(const struct st_group *g)
         return UINT64_MAX;
     }
     if (g->n_offsets == 0) {
-        return g->persisted ? g->now_ms : UINT64_MAX;
+        return g->persisted && g->n_ghosts == 0 ? g->now_ms : UINT64_MAX;
     }
     uint64_t d = UINT64_MAX;
     for (unsigned i = 0; i < g->n_offsets; i++) {
@@ -299,7 +299,7 @@ int group_expire_offsets(struct st_group *g)
         }
         offset_del(g, o->topic, o->partition);
     }
-    if (g->n_offsets == 0 && g->persisted && !g->dead) {
+    if (g->n_offsets == 0 && g->n_ghosts == 0 && g->persisted && !g->dead) {
         int rv = rec_emit_sub_meta(g, true);
         rv = rv ? rv : rec_emit_group_meta(g, true);
         if (rv != 0) {

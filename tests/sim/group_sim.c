@@ -82,6 +82,7 @@ struct client {
     uint64_t next_hb_ms;
     uint64_t commit_corr, commit_sent_ms, next_commit_ms;
     uint32_t rto_ms;
+    uint64_t mute_until;  /* one-way partition: its requests are lost */
     /* epoch monotonicity per member id */
     char seen_id[64];
     int32_t seen_epoch;
@@ -241,7 +242,8 @@ static struct ev pop(struct world *w)
 static void send(struct world *w, enum ev_kind kind, int client,
                  struct msg *m)
 {
-    if (w->faults_on && rnd(w) % 100 < w->drop_pct) {
+    bool muted = kind == E_TO_COORD && w->now < w->c[client].mute_until;
+    if (muted || (w->faults_on && rnd(w) % 100 < w->drop_pct)) {
         trace(w, "net: drop %s kind=%d client=%d",
               kind == E_TO_COORD ? "request" : "response", m->kind, client);
         free(m);
@@ -797,6 +799,13 @@ static void client_hb_reply(struct world *w, int ci, struct msg *m)
         trace(w, "client %s revoked %u", c->member_id, n_gone);
         c->n_owned = k;
         c->ack_needed = true;
+        if (w->faults_on && rnd(w) % 8 == 0) {
+            /* The hard case: its confirmation never arrives, while it keeps
+             * consuming what it kept. */
+            c->mute_until = w->now + rnd_in(w, c->rto_ms / 2,
+                                             2 * w->session_ms);
+            trace(w, "client %d muted until %" PRIu64, ci, c->mute_until);
+        }
     }
     struct msg *f = NULL;
     for (unsigned j = 0; j < m->n_items; j++) {
@@ -947,6 +956,11 @@ static void fault(struct world *w)
         if (w->up) {
             coord_failover(w);
         }
+    } else if (k < 88) {
+        /* One-way partition: it hears replies to what got out before,
+         * then nothing it sends arrives (its acks are lost). */
+        c->mute_until = w->now + rnd_in(w, 100, 2 * w->session_ms);
+        trace(w, "client %d muted until %" PRIu64, ci, c->mute_until);
     }
     /* else: quiet */
 }
@@ -1104,6 +1118,7 @@ static bool world_run(struct world *w)
             w->faults_on = false;
             trace(w, "faults stop; network heals; stopped consumers restart");
             for (unsigned i = 0; i < w->n_clients; i++) {
+                w->c[i].mute_until = 0;
                 if (!w->c[i].alive) {
                     client_start(w, (int)i);
                 }
