@@ -805,7 +805,8 @@ bool st_group_has_offsets(const struct st_group *g)
 
 enum st_group_error st_group_can_reset_offsets(const struct st_group *g)
 {
-    return g->n_members == 0 ? ST_GROUP_OK : ST_GROUP_NOT_EMPTY;
+    return g->n_members == 0 && g->n_ghosts == 0 ? ST_GROUP_OK
+                                                 : ST_GROUP_NOT_EMPTY;
 }
 
 const char *st_group_state_name(enum st_group_state s)
