@@ -9,6 +9,7 @@
 #include "broker/metadata_follower.h"
 #include "broker/partition.h"
 #include "broker/partition_manager.h"
+#include "broker/replica_driver.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -65,6 +66,13 @@ static void hw_advanced(void *arg, struct st_partition *p)
 {
     struct st_broker *b = arg;
     st_fetch_waits_kick(b->fetches);
+}
+
+static struct st_partition *find_partition(void *arg, const char *topic,
+                                           int32_t index)
+{
+    struct st_broker *b = arg;
+    return b->pm != NULL ? st_pm_find(b->pm, topic, index) : NULL;
 }
 
 static void meta_changed(void *arg)
@@ -217,18 +225,40 @@ int st_broker_new(struct event_base *base, const struct st_conf *conf,
         rv = st_fetch_waits_new(b, &b->fetches);
     }
     if (rv == 0) {
-        struct st_pm_config pc = {base, b->jobq, st_vfs_posix(), conf,
-                                  b->node_id, hw_advanced, b};
-        rv = st_pm_new(&pc, &b->pm);
+        rv = make_tls(b);
     }
     if (rv == 0) {
-        rv = make_tls(b);
+        struct st_repl_config rc = {0};
+        rc.base = base;
+        rc.tls = b->tls_client;
+        rc.conf = conf;
+        rc.node_id = b->node_id;
+        rc.find = find_partition;
+        rc.find_arg = b;
+        rv = st_repl_new(&rc, &b->repl);
+    }
+    if (rv == 0) {
+        struct st_pm_config pc = {base, b->jobq, st_broker_vfs(conf), conf,
+                                  b->node_id, hw_advanced, b, b->repl};
+        rv = st_pm_new(&pc, &b->pm);
     }
     if (rv == 0) {
         rv = start_server(b);
     }
     if (rv == 0) {
+        rv = st_repl_register(b->repl, b->server);
+    }
+    if (rv == 0) {
+        rv = st_broker_producer_ids_register(b);
+    }
+    if (rv == 0) {
+        rv = st_broker_crash_arm(base, conf);
+    }
+    if (rv == 0) {
         rv = start_follower(b);
+    }
+    if (rv == 0) {
+        st_repl_set_follower(b->repl, b->follower);
     }
     if (rv == 0) {
         b->housekeeping_ev = event_new(base, -1, EV_PERSIST, housekeeping_cb,
@@ -265,8 +295,12 @@ void st_broker_free(struct st_broker *b)
     /* Stop taking requests first; waiting replies are answered below. */
     st_rpc_server_free(b->server);
     st_fetch_waits_free(b->fetches);
+    st_repl_stop(b->repl); /* fetchers dropped, held fetches answered */
+    st_broker_producer_ids_free(b);
     st_meta_follower_free(b->follower);
+    st_free(b->pids); /* after the follower cancelled its block request */
     st_pm_free(b->pm); /* answers waiting produces, flushes, marks clean */
+    st_repl_free(b->repl);
     st_jobq_free(b->jobq);
     st_tls_ctx_free(b->tls_server);
     st_tls_ctx_free(b->tls_client);

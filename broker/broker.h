@@ -30,6 +30,9 @@ struct st_rpc_reply;
 struct st_rpc_server;
 struct st_tls_ctx;
 struct st_fetch_waits;
+struct st_pid_alloc;
+struct st_repl;
+struct st_vfs;
 
 /* Counters kept for /metrics (a later issue). */
 struct st_broker_stats {
@@ -50,6 +53,8 @@ struct st_broker {
     struct st_jobq *jobq;
     struct st_meta_follower *follower;
     struct st_pm *pm;
+    struct st_repl *repl;           /* replica driver (replica_driver.h) */
+    struct st_pid_alloc *pids;      /* producer ids (producer_ids.c) */
     struct st_fetch_waits *fetches;
     struct event *housekeeping_ev;
     struct event *stop_ev;          /* controlled-shutdown deadline */
@@ -93,6 +98,16 @@ int st_broker_fetch_register(struct st_broker *b);
 /* A partition's HW grew: re-check the waiting fetches (deferred to one
  * pass per loop turn). */
 void st_fetch_waits_kick(struct st_fetch_waits *w);
+
+/* producer_ids.c: InitProducerId from controller-allocated blocks. */
+int st_broker_producer_ids_register(struct st_broker *b);
+void st_broker_producer_ids_free(struct st_broker *b);
+
+/* The vfs the logs use: posix, or with test.vfs=crashable a posix vfs
+ * that drops un-fsynced writes and exits on SIGUSR1 (crash_vfs.c). */
+struct st_vfs *st_broker_vfs(const struct st_conf *conf);
+/* Arm SIGUSR1 (the crash) when test.vfs=crashable. Errors: ST_ENOMEM. */
+int st_broker_crash_arm(struct event_base *base, const struct st_conf *conf);
 
 /* Answer @reply with error @code (errors.proto) and @msg, no body. */
 void st_broker_reply_error(struct st_rpc_reply *reply, int32_t code,

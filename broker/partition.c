@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker/log/flusher.h"
+#include "broker/replica_driver.h"
 #include "common/alloc.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -26,6 +27,7 @@ struct st_partition {
     int64_t min_isr;
     int64_t hw;
     struct st_partition_waiter *waiters; /* unordered list */
+    struct st_repl_part *rp;             /* NULL without a driver */
 };
 
 static void fail_waiters(struct st_partition *p, int status)
@@ -40,6 +42,10 @@ static void fail_waiters(struct st_partition *p, int status)
 /* The HW rule of partition.h. The replica core replaces this. */
 static void hw_update(struct st_partition *p)
 {
+    if (p->rp != NULL) {
+        st_repl_part_appended(p->rp); /* the core decides */
+        return;
+    }
     if (!p->leader_here || p->n_isr != 1 || p->isr[0] != p->cfg.node_id) {
         return;
     }
@@ -109,6 +115,18 @@ int st_partition_open(const struct st_partition_config *cfg, int64_t now_ms,
         p->hw = st_log_end_offset(p->log);
     }
     st_log_set_durable_cb(p->log, durable_cb, p);
+    if (cfg->repl != NULL) {
+        rv = st_repl_part_new(cfg->repl, p, &p->rp);
+        if (rv != 0) {
+            st_log_set_durable_cb(p->log, NULL, NULL);
+            st_log_flusher_free(p->flusher);
+            st_log_close(p->log);
+            st_free(p->dir);
+            st_free(p->topic);
+            st_free(p);
+            return rv;
+        }
+    }
     ST_INFO("broker", "partition %s-%d open dir=%s start=%" PRId64
             " end=%" PRId64, p->topic, p->cfg.index, p->dir,
             st_log_start_offset(p->log), st_log_end_offset(p->log));
@@ -140,6 +158,8 @@ int st_partition_close(struct st_partition *p, bool remove)
     }
     p->leader_here = false;
     fail_waiters(p, ST_ENOTLEADER);
+    st_repl_part_free(p->rp);
+    p->rp = NULL;
     st_log_set_durable_cb(p->log, NULL, NULL);
     st_log_flusher_free(p->flusher); /* drains its jobs first */
     int rv = st_log_close(p->log);
@@ -183,9 +203,12 @@ void st_partition_update(struct st_partition *p,
     }
     if (!p->leader_here) {
         fail_waiters(p, ST_ENOTLEADER);
-        return;
     }
-    hw_update(p);
+    if (p->rp != NULL) {
+        st_repl_part_changed(p->rp, mp, min_isr);
+    } else if (p->leader_here) {
+        hw_update(p);
+    }
 }
 
 int st_partition_append(struct st_partition *p, uint8_t *buf, size_t len,
@@ -205,14 +228,20 @@ int st_partition_append(struct st_partition *p, uint8_t *buf, size_t len,
     return rv;
 }
 
-void st_partition_wait(struct st_partition *p, struct st_partition_waiter *w)
+int st_partition_wait(struct st_partition *p, struct st_partition_waiter *w)
 {
+    w->durable = false;
     w->prev = NULL;
     w->next = p->waiters;
     if (p->waiters) {
         p->waiters->prev = w;
     }
     p->waiters = w;
+    if (p->rp != NULL && st_repl_part_ack_wait(p->rp, w) != 0) {
+        st_partition_unwait(p, w); /* the core does not lead (yet) */
+        return ST_ENOTLEADER;
+    }
+    return 0;
 }
 
 void st_partition_unwait(struct st_partition *p, struct st_partition_waiter *w)
@@ -226,6 +255,69 @@ void st_partition_unwait(struct st_partition *p, struct st_partition_waiter *w)
         w->next->prev = w->prev;
     }
     w->prev = w->next = NULL;
+}
+
+int st_partition_append_follower(struct st_partition *p, uint8_t *buf,
+                                 size_t len, int64_t now_ms)
+{
+    struct st_log_append_info info;
+    int rv = st_log_append(p->log, buf, len, ST_LOG_APPEND_FOLLOWER, -1,
+                           now_ms, &info);
+    if (rv == 0) {
+        st_log_flusher_kick(p->flusher);
+    }
+    return rv;
+}
+
+int st_partition_truncate(struct st_partition *p, int64_t offset)
+{
+    st_log_flusher_drain(p->flusher);
+    int rv = st_log_truncate_to(p->log, offset);
+    ST_INFO("broker", "partition %s-%d truncated to %" PRId64 ": %s",
+            p->topic, p->cfg.index, offset, st_strerror(rv));
+    return rv;
+}
+
+int st_partition_reset(struct st_partition *p, int64_t offset,
+                       int64_t now_ms)
+{
+    st_log_flusher_drain(p->flusher);
+    int rv = st_log_truncate_full(p->log, offset, now_ms);
+    ST_INFO("broker", "partition %s-%d reset to start at %" PRId64 ": %s",
+            p->topic, p->cfg.index, offset, st_strerror(rv));
+    return rv;
+}
+
+void st_partition_set_hw(struct st_partition *p, int64_t hw)
+{
+    if (hw == p->hw) {
+        return;
+    }
+    bool grew = hw > p->hw;
+    p->hw = hw;
+    st_log_set_high_watermark(p->log, hw);
+    if (grew && p->cfg.hw_advanced != NULL) {
+        p->cfg.hw_advanced(p->cfg.arg, p);
+    }
+}
+
+void st_partition_ack(struct st_partition *p, uint64_t token, int status,
+                      bool durable)
+{
+    for (struct st_partition_waiter *w = p->waiters; w != NULL;
+         w = w->next) {
+        if ((uint64_t)(uintptr_t)w == token) {
+            st_partition_unwait(p, w);
+            w->durable = durable;
+            w->done(w, status);
+            return;
+        }
+    }
+}
+
+struct st_repl_part *st_partition_repl(struct st_partition *p)
+{
+    return p->rp;
 }
 
 void st_partition_housekeeping(struct st_partition *p, int64_t now_ms,

@@ -241,6 +241,7 @@ static int open_partition(struct st_pm *pm, const struct st_meta *m,
     pc.lane = pm->next_lane++;
     pc.hw_advanced = pm->cfg.hw_advanced;
     pc.arg = pm->cfg.arg;
+    pc.repl = pm->cfg.repl;
     int64_t min_isr;
     topic_log_config(pm, m, t->name, &pc.log, &min_isr);
     int rv = st_partition_open(&pc, st_wall_ms(st_clock_real()), out);

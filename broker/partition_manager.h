@@ -33,6 +33,7 @@ struct st_conf;
 struct st_meta;
 struct st_partition;
 struct st_pm;
+struct st_repl;
 
 struct st_pm_config {
     struct event_base *base;
@@ -42,6 +43,7 @@ struct st_pm_config {
     int32_t node_id;
     void (*hw_advanced)(void *arg, struct st_partition *p);
     void *arg;
+    struct st_repl *repl;              /* replica driver; may be NULL */
 };
 
 /* Errors: ST_ENOMEM, ST_ECONFIG (log.dirs).

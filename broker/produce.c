@@ -4,7 +4,13 @@
  *   acks=1   at once after the leader's append (page cache);
  *   acks=-1  once the high watermark covers the records (every ISR member
  *            has them, durable per log.flush.policy), or REQUEST_TIMED_OUT
- *            after timeout_ms (the records may still become visible).
+ *            after timeout_ms (the records may still become visible). The
+ *            answer's `durability` says what was reached (REPLICATED, or
+ *            REPLICATED_FSYNCED when every ISR member fsynced them). When
+ *            the ISR fell below min.insync.replicas after the append the
+ *            answer is NOT_ENOUGH_REPLICAS_AFTER_APPEND (outcome unknown,
+ *            never "failed"). An idempotent retry of a batch already
+ *            written gets its original offsets (the log's producer state).
  * Each partition entry is checked in this order: payload range, broker
  * fenced (BROKER_FENCED), topic and partition known
  * (UNKNOWN_TOPIC_OR_PARTITION), leadership (NOT_LEADER with the leader and
@@ -111,6 +117,15 @@ static void waiter_done(struct st_partition_waiter *w, int status)
     struct produce *pr = e->pr;
     if (status == 0) {
         e->res.durable = true;
+        e->res.durability = w->durable
+                                ? STRATA__CLIENT__DURABILITY__REPLICATED_FSYNCED
+                                : STRATA__CLIENT__DURABILITY__REPLICATED;
+    } else if (status == ST_ERANGE) {
+        int64_t base = e->res.base_offset;
+        set_error(e, STRATA__ERROR_CODE__NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                  "the records were appended but the ISR fell below "
+                  "min.insync.replicas; they may or may not be kept");
+        e->res.base_offset = base;
     } else {
         set_error(e, STRATA__ERROR_CODE__NOT_LEADER,
                   "leadership moved before the records were acknowledged "
@@ -161,7 +176,8 @@ static void not_here(struct st_broker *b, struct entry *e, const char *topic,
     }
 }
 
-/* Append one entry; returns true when it must wait for the HW. */
+/* Append one entry; an acks=all entry not yet covered by the HW waits
+ * (counted in pr->pending). */
 static bool produce_one(struct produce *pr, struct entry *e, int32_t acks,
                         bool fenced, const Strata__Client__ProducePartition *in,
                         struct st_bytes payload)
@@ -226,13 +242,24 @@ static bool produce_one(struct produce *pr, struct entry *e, int32_t acks,
     int64_t need = info.last_offset + 1;
     e->res.durable = st_partition_hw(p) >= need;
     if (acks != -1 || e->res.durable) {
+        /* A duplicate already below the HW was acknowledged before. */
+        e->res.durability = e->res.durable && acks == -1
+                                ? STRATA__CLIENT__DURABILITY__REPLICATED
+                                : STRATA__CLIENT__DURABILITY__DURABILITY_NONE;
         return false;
     }
     e->w.offset = need;
     e->w.done = waiter_done;
     e->p = p;
-    st_partition_wait(p, &e->w);
-    return true;
+    pr->pending++; /* before: done() may run inside the wait */
+    if (st_partition_wait(p, &e->w) != 0) {
+        pr->pending--;
+        e->p = NULL;
+        set_error(e, STRATA__ERROR_CODE__NOT_LEADER,
+                  "%s-%d: leadership is moving; the records were appended "
+                  "and may or may not be kept", in->topic, in->partition);
+    }
+    return false;
 }
 
 static void produce_handler(void *arg, const struct st_rpc_request *req,
@@ -273,6 +300,7 @@ static void produce_handler(void *arg, const struct st_rpc_request *req,
     pr->b = b;
     pr->reply = reply;
     pr->n = n;
+    pr->pending = 1; /* held by this handler until its loop is done */
     bool fenced = st_broker_fenced(b);
     for (size_t i = 0; i < n; i++) {
         struct entry *e = &pr->e[i];
@@ -292,14 +320,12 @@ static void produce_handler(void *arg, const struct st_rpc_request *req,
             set_error(e, STRATA__ERROR_CODE__UNKNOWN, "out of memory");
             continue;
         }
-        if (produce_one(pr, e, in->acks, fenced, in->partitions[i],
-                        req->payload)) {
-            pr->pending++;
-        }
+        produce_one(pr, e, in->acks, fenced, in->partitions[i],
+                    req->payload);
     }
     uint32_t timeout_ms = in->timeout_ms ? in->timeout_ms : 30000;
     strata__client__produce_request__free_unpacked(in, NULL);
-    if (pr->pending == 0) {
+    if (--pr->pending == 0) {
         produce_answer(pr);
         return;
     }
