@@ -1,8 +1,8 @@
-/* The `strata` admin/test CLI: shared options, output helpers and the
- * command entry points (one file per command group: cmd_quorum.c,
- * cmd_topics.c, cmd_brokers.c, perf_*.c). For now every command talks to
- * the controller quorum (ctl_rpc.h); later groups that talk to brokers
- * through libstrata (--bootstrap-server) sit next to them.
+/* The `strata` CLI: shared options, output helpers and the command entry
+ * points (one file per command group). Broker-facing groups (cluster,
+ * topic, produce, consume, perf produce/consume) use libstrata through
+ * client.h; controller-facing groups (quorum, topics, configs, brokers,
+ * perf controller-failover/metadata) talk to the voters (ctl_rpc.h).
  * Runs on: the main thread. */
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
@@ -17,6 +17,13 @@ struct cli_opts {
     bool json;
     uint32_t timeout_ms;              /* whole command, with redirects */
     const char *argv0;
+    /* Broker-facing commands (client.h). */
+    const char *bootstrap;            /* -b: overrides bootstrap.servers */
+    const char *config_file;          /* --config FILE */
+    char **conf_kv;                   /* key, value, key, value... */
+    size_t conf_n;                    /* pairs in conf_kv */
+    char *conf_path;                  /* the file they came from */
+    char *bootstrap_controllers;      /* bootstrap.controllers key */
 };
 
 /* Command groups: @argc/@argv start after the group word. Return the
@@ -25,7 +32,14 @@ int cmd_quorum(const struct cli_opts *o, int argc, char **argv);
 int cmd_topics(const struct cli_opts *o, int argc, char **argv);
 int cmd_brokers(const struct cli_opts *o, int argc, char **argv);
 int cmd_configs(const struct cli_opts *o, int argc, char **argv);
-int cmd_perf(const struct cli_opts *o, int argc, char **argv);
+int cmd_perf(struct cli_opts *o, int argc, char **argv);
+int cmd_cluster(struct cli_opts *o, int argc, char **argv);
+int cmd_topic(struct cli_opts *o, int argc, char **argv);
+int cmd_produce(struct cli_opts *o, int argc, char **argv);
+int cmd_consume(struct cli_opts *o, int argc, char **argv);
+/* perf produce / perf consume (perf_client.c), dispatched by cmd_perf. */
+int perf_produce(struct cli_opts *o, int argc, char **argv);
+int perf_consume(struct cli_opts *o, int argc, char **argv);
 /* perf tools (perf_failover.c, perf_metadata.c), dispatched by cmd_perf. */
 int perf_failover(const struct cli_opts *o, int argc, char **argv);
 int perf_metadata(const struct cli_opts *o, int argc, char **argv);

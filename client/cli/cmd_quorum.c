@@ -52,17 +52,13 @@ static void print_json(const Strata__Ctl__DescribeQuorumResponse *r)
     printf("]}\n");
 }
 
-int cmd_quorum(const struct cli_opts *o, int argc, char **argv)
+int cli_quorum_fetch(const struct cli_opts *o,
+                     Strata__Ctl__DescribeQuorumResponse **out, char *err,
+                     size_t cap)
 {
-    if (argc < 1 || strcmp(argv[0], "describe") != 0) {
-        fprintf(stderr, "usage: strata quorum describe\n");
-        return 2;
-    }
-    char err[1024];
     struct cli_ctl *c;
-    if (cli_ctl_open(o, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "strata: %s\n", err);
-        return 2;
+    if (cli_ctl_open(o, &c, err, cap) != 0) {
+        return -1;
     }
     Strata__Ctl__DescribeQuorumRequest req =
         STRATA__CTL__DESCRIBE_QUORUM_REQUEST__INIT;
@@ -70,7 +66,7 @@ int cmd_quorum(const struct cli_opts *o, int argc, char **argv)
     int32_t error = 0;
     int rv = cli_ctl_call(c, STRATA__CTL__API__DESCRIBE_QUORUM, &req.base,
                           &strata__ctl__describe_quorum_response__descriptor,
-                          &resp, &error, err, sizeof err);
+                          &resp, &error, err, cap);
     /* Only the leader knows every voter's log end: ask it when known. */
     Strata__Ctl__DescribeQuorumResponse *first = (void *)resp;
     if (rv == 0 && error == 0 && strcmp(first->role, "leader") != 0 &&
@@ -98,18 +94,34 @@ int cmd_quorum(const struct cli_opts *o, int argc, char **argv)
             cli_ctl_close(lc);
         }
     }
-    int code = 0;
-    if (rv != 0 || error != 0) {
-        fprintf(stderr, "strata: quorum describe: %s\n", err);
-        code = 1;
-    } else if (o->json) {
-        print_json((void *)resp);
-    } else {
-        print_human((void *)resp);
-    }
-    if (resp != NULL) {
-        protobuf_c_message_free_unpacked(resp, NULL);
-    }
     cli_ctl_close(c);
-    return code;
+    if (rv != 0 || error != 0) {
+        if (resp != NULL) {
+            protobuf_c_message_free_unpacked(resp, NULL);
+        }
+        return -1;
+    }
+    *out = (void *)resp;
+    return 0;
+}
+
+int cmd_quorum(const struct cli_opts *o, int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "describe") != 0) {
+        fprintf(stderr, "usage: strata quorum describe\n");
+        return 2;
+    }
+    char err[1024];
+    Strata__Ctl__DescribeQuorumResponse *resp;
+    if (cli_quorum_fetch(o, &resp, err, sizeof err) != 0) {
+        fprintf(stderr, "strata: quorum describe: %s\n", err);
+        return 1;
+    }
+    if (o->json) {
+        print_json(resp);
+    } else {
+        print_human(resp);
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "client/cli/cli.h"
+#include "controller.pb-c.h"
 
 struct event_base;
 struct st_rpc_client;
@@ -46,6 +47,14 @@ struct st_rpc_client *cli_ctl_client(struct cli_ctl *c, const char *host,
  * after a redirect). */
 void cli_ctl_current(const struct cli_ctl *c, char *host, size_t cap,
                      uint16_t *port);
+
+/* DescribeQuorum from the voters in @o, re-asked of the leader when a
+ * follower answered (only the leader knows every voter's lag). Returns 0
+ * with *out (protobuf_c_message_free_unpacked() it), or -1 with @err
+ * (cmd_quorum.c). */
+int cli_quorum_fetch(const struct cli_opts *o,
+                     Strata__Ctl__DescribeQuorumResponse **out, char *err,
+                     size_t cap);
 
 /* Monotonic milliseconds. */
 uint64_t cli_now_ms(void);
