@@ -188,8 +188,8 @@ up() {
         say "started $n (pid $(cat "$RUN/$n.pid"), port $(port_of "$n"), log $RUN/$n.log)"
     done
     say "waiting (up to ${WAIT_S}s) until the cluster is healthy"
-    # Under-replicated is a warning here: followers do not fetch yet, so
-    # partitions that took writes have shrunk their ISR to the leader.
+    # Under-replicated is a warning here: followers of a restarted broker
+    # catch up after it serves, and the demo below needs only leaders.
     if ! cli cluster health --exit-when-healthy --max-wait-ms $((WAIT_S * 1000)) \
         --allow-under-replicated --timeout-ms 3000 >"$RUN/health.out" 2>&1; then
         cat "$RUN/health.out" >&2
@@ -204,13 +204,11 @@ up() {
         cli topic create "$TOPIC" -p 3 -r 3 | sed 's/^/quickstart: /' ||
             die "could not create topic $TOPIC"
     fi
-    # acks=1 (the leader's log): acks=all on replication factor 3 needs
-    # follower fetching, which the brokers do not run yet.
     local stamp
     stamp=$(date +%H:%M:%S)
     local out
     out=$(printf 'user-1:hello from the quickstart at %s\nuser-2:second record\nuser-1:third record\n' "$stamp" |
-        cli produce "$TOPIC" --key-separator : --acks 1 2>&1) ||
+        cli produce "$TOPIC" --key-separator : 2>&1) ||
         die "produce to $TOPIC failed: $out"
     say "$out"
     out=$(cli consume "$TOPIC" --from-beginning -e --idle-ms 5000 \
@@ -227,9 +225,9 @@ Try next:
   strata cluster status
   strata topic create orders -p 6 -r 3
   strata topic describe orders
-  printf 'k1:v1\nk2:v2\n' | strata produce orders --key-separator : --acks 1
+  printf 'k1:v1\nk2:v2\n' | strata produce orders --key-separator :
   strata consume orders --from-beginning -n 2 -f '%p/%o %k=%v\n'
-  strata perf produce --topic orders --records 100000 --record-size 100 --acks 1
+  strata perf produce --topic orders --records 100000 --record-size 100
   strata perf consume --topic orders --records 100000
   strata --json topic describe orders
 

@@ -257,7 +257,7 @@ static void status_json(const struct snapshot *s)
 static int cluster_status(struct cli_opts *o)
 {
     char err[1024];
-    struct snapshot s;
+    struct snapshot s = {0};
     if (snapshot_take(o, &s, err, sizeof err) != 0) {
         return cli_fail("cluster status", "%s", err);
     }
@@ -277,7 +277,6 @@ static int health_once(struct cli_opts *o, bool print, bool allow_urp)
     struct snapshot s = {.allow_urp = allow_urp};
     int healthy;
     if (snapshot_take(o, &s, err, sizeof err) != 0) {
-        memset(&s, 0, sizeof s);
         reason(&s, "%s", err);
     }
     healthy = s.n_reasons == 0;
