@@ -40,6 +40,21 @@
  * entry only after a PERSISTED event covered it. The leader counts itself
  * towards a commit quorum only for entries it has persisted.
  *
+ * KNOWN HAZARD: a voter that loses ALL its storage. Raft assumes a vote
+ * and an acknowledged entry survive any crash. A voter whose data directory
+ * is wiped and re-formatted restarts with term 0, no vote and no log, and
+ * can grant a second vote in a term in which it had already voted: two
+ * leaders may then win that term, and an entry committed with its help may
+ * be lost (it counted towards a majority it no longer belongs to). The
+ * core only makes such a voter catch up again (recv_append_result.c
+ * re-probes a peer whose log ends before what it acknowledged). Nothing
+ * here detects the re-formatted incarnation: Kafka's KIP-853 gives each
+ * voter a directory id stored beside its log, so that a voter with a new
+ * directory rejoins as a new (non-voting) member until it is added back.
+ * Until then, re-format a voter only while the others hold every committed
+ * entry and have a leader; tests/sim treats the wipe as an explicit fault
+ * (sim_wipe()).
+ *
  * All arrays and views in a struct raft_update belong to the core and stay
  * valid until the next raft_step() or raft_free().
  * Runs on: one thread at a time (the controller loop thread, or a test).
@@ -82,6 +97,9 @@ struct raft_config {
     bool disable_pre_vote;
     bool disable_check_quorum;
     bool unsafe_send_before_persist; /* ack and vote before durable */
+    /* Commit an index once a majority holds it, whatever its term: the
+     * rule Raft §5.4.2 (Figure 8) forbids. */
+    bool unsafe_commit_previous_terms;
 };
 
 enum raft_role {

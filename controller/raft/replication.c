@@ -136,8 +136,13 @@ void replication_maybe_commit(struct raft *r)
     }
     qsort(m, r->cfg.voters.n, sizeof m[0], cmp_desc);
     raft_index n = m[raft_quorum(r) - 1];
-    if (n <= r->commit || log_term_at(&r->log, n) != r->term) {
+    if (n <= r->commit) {
         return;
+    }
+    if (log_term_at(&r->log, n) != r->term &&
+        !r->cfg.unsafe_commit_previous_terms) {
+        return; /* Raft §5.4.2: an older-term entry commits only under one
+                 * of the current term (Figure 8). */
     }
     r->commit = n;
     /* Tell followers now rather than at the next heartbeat. */

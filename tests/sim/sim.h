@@ -33,6 +33,8 @@ struct sim_opts {
     bool disable_pre_vote;        /* raft_config test switches */
     bool disable_check_quorum;
     bool unsafe_send_before_persist;
+    bool unsafe_commit_previous_terms;
+    unsigned append_entries_max; /* per AppendEntries (default 16) */
     bool use_store;  /* disk through raft_store on a mem vfs per node */
     bool trace;      /* print core trace lines to stderr */
 };
@@ -71,6 +73,51 @@ int sim_transfer(struct sim *s, raft_id to);
 
 /* Isolate the nodes in @ids (ids 1..N) from the rest. */
 void sim_partition(struct sim *s, const raft_id *ids, unsigned n);
+
+/* Directed scenarios (test_sim_raft_directed.c) place faults by hand. */
+
+/* A message filter, called at send time on the network's copy of @m:
+ * return false to drop it. It may also lower m->append.n_entries, so that
+ * the follower receives a shorter prefix of the batch (still a message a
+ * leader could have sent). Replaces any previous filter; NULL removes it.
+ * Runs before random faults. */
+typedef bool (*sim_filter_fn)(void *arg, struct raft_msg *m);
+void sim_set_filter(struct sim *s, sim_filter_fn fn, void *arg);
+
+/* Propose one command to the current leader; returns its value (the
+ * command's 8 bytes) or 0 when there is no leader or it refused. */
+uint64_t sim_propose(struct sim *s);
+
+/* Crash node @id now (losing what it had not synced); it stays down until
+ * sim_restart() or sim_heal(). No-op if it is down. */
+void sim_crash(struct sim *s, raft_id id);
+/* Restart a crashed node from what its disk kept. No-op if it is up. */
+void sim_restart(struct sim *s, raft_id id);
+
+/* Wipe node @id: crash it if up and replace its disk by an empty one, as
+ * when an operator re-formats a lost data directory. It restarts (at
+ * sim_restart() or sim_heal()) with term 0, no vote and no log.
+ *
+ * This is an explicit fault outside Raft's model (see raft.h, "Known
+ * hazard"): the re-formatted incarnation may grant a second vote in a
+ * term it had voted in. The election-safety checker therefore tolerates
+ * two leaders in a term T only if some wiped node granted a vote in T
+ * after its wipe and T is at most the term it had reached before the
+ * wipe; such tolerated cases are counted by sim_double_votes(). Every
+ * other checker still applies. */
+void sim_wipe(struct sim *s, raft_id id);
+/* Leaderships in one term explained (and tolerated) by a wiped voter's
+ * second vote. */
+uint64_t sim_double_votes(const struct sim *s);
+/* Snapshots installed from a leader (InstallSnapshot) by node @id. */
+uint64_t sim_snapshots_installed(const struct sim *s, raft_id id);
+/* The entries node @id applied in its current incarnation, counted from
+ * its last restart's snapshot. */
+raft_index sim_applied(const struct sim *s, raft_id id);
+/* The committed sequence as the checkers know it: its length, and the
+ * term of the entry at @index (0 if not committed yet). */
+raft_index sim_committed_len(const struct sim *s);
+raft_term sim_committed_term(const struct sim *s, raft_index index);
 
 /* The first checker violation, or NULL. */
 const char *sim_failure(const struct sim *s);
