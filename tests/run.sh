@@ -39,9 +39,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export STRATA_SOURCE_ROOT="$ROOT"
 
+# Long runs get 3x every meson timeout (sim tests: 1,800 s instead of
+# 600): the machine is shared and 2-core, and long shards run ~200-400 s.
+MULT=()
+if [ "$LONG" = 1 ]; then MULT=(--timeout-multiplier 3); fi
+
 status=0
 meson test -C "$BUILD" --num-processes 2 --print-errorlogs \
-    --no-rebuild "${SUITES[@]}" || status=$?
+    --no-rebuild "${MULT[@]}" "${SUITES[@]}" || status=$?
 
 # libFuzzer needs clang; the fuzz targets live in their own build.
 FUZZ_PASS=0

@@ -1,3 +1,3 @@
-/* The second half of test_sim_raft's seeds (see the top of that file). */
+/* Quarter 1 of test_sim_raft's seeds (see the top of that file). */
 #define SIM_SHARD 1
 #include "test_sim_raft.c"

@@ -53,6 +53,19 @@ static int n_seeds(void)
     return l != NULL && l[0] == '1' ? 100000 : 1000;
 }
 
+/* Seeds run by one loop iteration: 100 with STRATA_LONG, since Check forks
+ * (and LeakSanitizer checks) per iteration and that, not the seeds, would
+ * otherwise take most of the time. */
+static int per_iteration(void)
+{
+    const char *l = getenv("STRATA_LONG");
+
+    if (st_test_seed_override() >= 0) {
+        return 1;
+    }
+    return l != NULL && l[0] == '1' ? 100 : 1;
+}
+
 #define REPLAY_FMT "%s\nreplay: STRATA_SIM_SEED=%" PRIu64 " %s%s"
 
 START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
@@ -62,13 +75,15 @@ START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
      * producers write with acks=all and acks=1, no checker fires, and once
      * faults stop the logs converge record for record and a new acks=all
      * record is acknowledged. */
-    uint64_t seed = seed_of(_i);
-    char why[800];
-    bool ok = rsim_fault_scenario(seed, false, tracing(), why, sizeof why);
+    for (int k = 0; k < per_iteration(); k++) {
+        uint64_t seed = seed_of(_i * per_iteration() + k);
+        char why[800];
+        bool ok = rsim_fault_scenario(seed, false, tracing(), why, sizeof why);
 
-    ck_assert_msg(ok, REPLAY_FMT, why, seed, "", self_path());
-    if (getenv("STRATA_SIM_VERBOSE") != NULL) {
-        fprintf(stderr, "%s\n", why);
+        ck_assert_msg(ok, REPLAY_FMT, why, seed, "", self_path());
+        if (getenv("STRATA_SIM_VERBOSE") != NULL) {
+            fprintf(stderr, "%s\n", why);
+        }
     }
 }
 END_TEST
@@ -206,14 +221,16 @@ START_TEST(test_replicas_stay_safe_under_isr_and_leader_churn)
 {
     /* Given short lag and session timeouts and heavy loss, so that the ISR
      * and the leadership change all the time, the same checkers hold. */
-    uint64_t seed = seed_of(_i);
-    char why[800];
-    bool ok = rsim_fault_scenario(seed, true, tracing(), why, sizeof why);
+    for (int k = 0; k < per_iteration(); k++) {
+        uint64_t seed = seed_of(_i * per_iteration() + k);
+        char why[800];
+        bool ok = rsim_fault_scenario(seed, true, tracing(), why, sizeof why);
 
-    ck_assert_msg(ok, REPLAY_FMT, why, seed, "STRATA_SIM_CHURN=1 ",
-                  self_path());
-    if (getenv("STRATA_SIM_VERBOSE") != NULL) {
-        fprintf(stderr, "churn %s\n", why);
+        ck_assert_msg(ok, REPLAY_FMT, why, seed, "STRATA_SIM_CHURN=1 ",
+                      self_path());
+        if (getenv("STRATA_SIM_VERBOSE") != NULL) {
+            fprintf(stderr, "churn %s\n", why);
+        }
     }
 }
 END_TEST
@@ -290,12 +307,14 @@ Suite *test_suite(void)
     if (!churn_only()) {
         tcase_add_loop_test(
             tc, test_replicas_keep_acked_records_under_faults_and_converge, 0,
-            n_seeds());
+            n_seeds() / per_iteration());
     }
     if (churn_only() || st_test_seed_override() < 0) {
         tcase_add_loop_test(tc,
                             test_replicas_stay_safe_under_isr_and_leader_churn,
-                            0, churn_only() ? 1 : n_seeds() / 5);
+                            0,
+                            churn_only() ? 1
+                                         : n_seeds() / 5 / per_iteration());
     }
     suite_add_tcase(s, tc);
     if (st_test_seed_override() < 0) {
