@@ -49,7 +49,10 @@ S cluster status --json | json 'len(j["brokers"]) == 3 and
 S cluster status | grep -q "^active controller: [123]" || fail "cluster status"
 S cluster health --json | json 'j["healthy"] and j["reasons"] == []' ||
     fail "cluster health --json"
-log "ok: cluster status and health (human and --json)"
+timeout 3 "$CLI" cluster health --watch --interval-ms 500 >"$TMP/watch.out"
+[ "$(grep -c '^healthy: 3 brokers active' "$TMP/watch.out")" -ge 3 ] ||
+    fail "health --watch: $(cat "$TMP/watch.out")"
+log "ok: cluster status and health (human, --json, --watch)"
 
 S topic create t1 -p 3 -r 1 -c retention.ms=3600000 --json |
     json 'j == {"topic": "t1", "result": "created"}' || fail "topic create"
@@ -76,9 +79,10 @@ jsonl 'len(js) == 5 and
     [m["value"] for m in js if m["partition"] == 0 and m["key"] is None] ==
         ["p0-a", "p0-b"] and all(m["timestamp"] > 0 for m in js)' \
     <"$TMP/c.json" || fail "consume --json: $(cat "$TMP/c.json")"
-S consume t1 -p 0 --from-beginning -e -f '%t|%p|%k|%v|%h\n' >"$TMP/c.txt" ||
+S consume t1 -p 0 --from-beginning -e -f '%t|%p|%k|%v|%h|%T\n' >"$TMP/c.txt" ||
     fail "consume -e"
-grep -qx 't1|0||p0-b|' "$TMP/c.txt" || fail "consume -f: $(cat "$TMP/c.txt")"
+grep -qx 't1|0||p0-b||1[0-9]\{12\}' "$TMP/c.txt" ||
+    fail "consume -f: $(cat "$TMP/c.txt")"
 off=$(S consume t1 -p 0 --from-beginning -e -f '%o %v\n' | awk '$2=="p0-b"{print $1}')
 S consume t1 -p 0 --offset "$off" -n 1 -f '%v' | grep -qx p0-b ||
     fail "consume --offset"
