@@ -65,6 +65,7 @@ static int fill_defaults(struct st_broker *b, struct st_bytes body,
         return ST_EPROTO;
     }
     for (size_t i = 0; i < in->n_topics; i++) {
+        in->topics[i]->internal = false; /* only brokers make "__" topics */
         if (in->topics[i]->partitions == -1) {
             in->topics[i]->partitions =
                 (int32_t)st_conf_int(b->conf, "num.partitions");

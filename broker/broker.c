@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/coordinator.h"
 #include "broker/metadata_follower.h"
 #include "broker/partition.h"
 #include "broker/partition_manager.h"
@@ -81,6 +82,7 @@ static void meta_changed(void *arg)
     st_pm_reconcile(b->pm, st_meta_follower_meta(b->follower),
                     st_meta_follower_caught_up(b->follower));
     st_fetch_waits_kick(b->fetches); /* leadership may have moved */
+    st_coord_meta_changed(b->coord);
 }
 
 static void meta_fatal(void *arg, const char *why)
@@ -249,6 +251,9 @@ int st_broker_new(struct event_base *base, const struct st_conf *conf,
         rv = st_repl_register(b->repl, b->server);
     }
     if (rv == 0) {
+        rv = st_coord_new(b, &b->coord);
+    }
+    if (rv == 0) {
         rv = st_broker_producer_ids_register(b);
     }
     if (rv == 0) {
@@ -292,6 +297,7 @@ void st_broker_free(struct st_broker *b)
     if (b->stop_ev) {
         event_free(b->stop_ev);
     }
+    st_coord_free(b->coord); /* answers responses waiting for the HW */
     /* Stop taking requests first; waiting replies are answered below. */
     st_rpc_server_free(b->server);
     st_fetch_waits_free(b->fetches);

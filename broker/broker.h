@@ -30,6 +30,7 @@ struct st_rpc_reply;
 struct st_rpc_server;
 struct st_tls_ctx;
 struct st_fetch_waits;
+struct st_coord;
 struct st_pid_alloc;
 struct st_repl;
 struct st_vfs;
@@ -56,6 +57,7 @@ struct st_broker {
     struct st_repl *repl;           /* replica driver (replica_driver.h) */
     struct st_pid_alloc *pids;      /* producer ids (producer_ids.c) */
     struct st_fetch_waits *fetches;
+    struct st_coord *coord;         /* group coordinator (coordinator.h) */
     struct event *housekeeping_ev;
     struct event *stop_ev;          /* controlled-shutdown deadline */
     bool stopping;

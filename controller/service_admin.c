@@ -178,6 +178,7 @@ static void create_topics(void *arg, const struct st_rpc_request *req,
         ct.configs = kvs;
         ct.n_configs = t->n_configs;
         ct.validate_only = in->validate_only;
+        ct.internal = t->internal;
         struct st_meta_recs recs;
         struct st_meta_err err = {0};
         st_meta_recs_init(&recs);

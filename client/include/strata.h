@@ -109,6 +109,12 @@ typedef enum strata_resp_err {
     STRATA_ERR_FENCED_MEMBER_EPOCH = 103,
     STRATA_ERR_REBALANCE_IN_PROGRESS = 104,
     STRATA_ERR_GROUP_ID_NOT_FOUND = 105,
+    STRATA_ERR_STALE_MEMBER_EPOCH = 106,
+    STRATA_ERR_PARTITION_NOT_OWNED = 107,
+    STRATA_ERR_UNRELEASED_INSTANCE_ID = 108,
+    STRATA_ERR_UNSUPPORTED_ASSIGNOR = 109,
+    STRATA_ERR_GROUP_MAX_SIZE_REACHED = 110,
+    STRATA_ERR_NON_EMPTY_GROUP = 111,
 } strata_resp_err_t;
 
 /* "Local: Queue full", "Broker: Not leader for partition", or
@@ -429,17 +435,51 @@ strata_resp_err_t strata_query_watermark_offsets(strata_t *rk,
                                                  int64_t *low, int64_t *high,
                                                  int timeout_ms);
 
-/* Group membership (the consumer-groups issue). Until then these return
- * STRATA_ERR__NOT_IMPLEMENTED; use strata_assign(). The signatures are the
- * final ones: subscribe to @topics with group.id; commit @offsets (NULL:
- * the current positions) synchronously (@async 0: returns the result) or
- * asynchronously (@async 1: the offset commit callback gets it). */
+/* Group membership (requires group.id; KIP-848 style: the coordinator
+ * assigns, with the `uniform` sticky assignor).
+ *
+ * strata_subscribe(): join the group for the topics of @t (partition
+ * fields ignored); a name starting with '^' is a POSIX extended regex over
+ * topic names (several are alternatives). Replaces the previous
+ * subscription. Membership runs in the background; assignments arrive
+ * through strata_consumer_poll(), which serves the rebalance callback:
+ * rebalances are INCREMENTAL — __REVOKE_PARTITIONS lists only the
+ * partitions moving away (commit there if you commit by hand; with
+ * enable.auto.commit the library commits them first), __ASSIGN_PARTITIONS
+ * only the new ones (offsets: the committed ones, or
+ * STRATA_OFFSET_INVALID for auto.offset.reset), __ASSIGNMENT_LOST every
+ * partition when membership was lost (no commit is possible; the
+ * consumer rejoins). Partitions kept across a rebalance never stop.
+ * strata_assign() from the callback is accepted and does nothing; outside
+ * it, while subscribed, it fails with __STATE. A lost membership is also
+ * returned by poll as an event message with err __ASSIGNMENT_LOST.
+ * Errors: __STATE (not a consumer), __INVALID_ARG (no group.id, empty name).
+ * group.instance.id makes a static member: close() then leaves with epoch
+ * -2, and a restart within the session timeout gets the same partitions.
+ * The session timeout is the brokers' group.consumer.session.timeout.ms.
+ *
+ * strata_unsubscribe(): commit (auto-commit), revoke, leave the group.
+ *
+ * strata_commit(): commit @offsets (the next offset to consume per
+ * partition; NULL: the positions poll has returned, for every assigned
+ * partition), synchronously (@async 0: returns the first error, per-
+ * partition errors are not reported back) or asynchronously (@async 1: the
+ * offset commit callback gets the result from a later poll). Commits are
+ * fenced by the member epoch: a partition no longer owned is refused
+ * (STRATA_ERR_PARTITION_NOT_OWNED / STALE_MEMBER_EPOCH). Errors: __STATE
+ * (no group.id), __NO_OFFSET (nothing consumed yet), __TIMED_OUT (10 s). */
 strata_resp_err_t strata_subscribe(strata_t *rk,
                                    const strata_topic_partition_list_t *t);
 strata_resp_err_t strata_unsubscribe(strata_t *rk);
 strata_resp_err_t strata_commit(strata_t *rk,
                                 const strata_topic_partition_list_t *offsets,
                                 int async);
+/* The committed offset of each element of @parts into its offset
+ * (STRATA_OFFSET_INVALID when none) and err. Asks the coordinator; waits
+ * up to @timeout_ms. Errors: __STATE (no group.id), __TIMED_OUT. */
+strata_resp_err_t strata_committed(strata_t *rk,
+                                   strata_topic_partition_list_t *parts,
+                                   int timeout_ms);
 
 /* ---- admin (any handle type; calls block up to @timeout_ms) ---- */
 

@@ -53,6 +53,8 @@ static const struct st_conf_key schema[] = {
     {"metadata.max.age.ms", ST_CONF_MS, "300000", 100, 86400000, NULL, 0,
      "refresh metadata at least this often"},
     {"group.id", ST_CONF_STR, "", 0, 0, NULL, 0, "consumer group"},
+    {"group.instance.id", ST_CONF_STR, "", 0, 0, NULL, 0,
+     "static membership: a restart within the session keeps partitions"},
     {"auto.offset.reset", ST_CONF_ENUM, "latest", 0, 0,
      "earliest|smallest|beginning|latest|largest|end|error", 0,
      "where to start without a valid offset"},

@@ -1,7 +1,8 @@
 /* The consumer API on application threads: assign, poll, seek,
  * pause/resume, position, and offset look-ups (ListOffsets to the
- * partition leaders). Group membership and commits belong to the
- * consumer-groups issue: their entry points answer __NOT_IMPLEMENTED. */
+ * partition leaders). Group membership and commits live in group*.c; this
+ * file gives them cl_consumer_add_tp / _remove_tp (incremental changes of
+ * the fetched set) and serves their rebalances at the top of poll. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "client.pb-c.h"
 #include "client/lib/errors.h"
+#include "client/lib/group.h"
 #include "client/lib/handle.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -53,11 +55,70 @@ static void restart(strata_t *rk, struct cl_ctp *c, int64_t offset)
     c->backoff_until_ms = 0;
 }
 
+int cl_consumer_add_tp(strata_t *rk, const char *topic, int32_t partition,
+                       int64_t offset);
+void cl_consumer_remove_tp(strata_t *rk, const char *topic,
+                           int32_t partition);
+
+/* Start fetching @topic/@partition at @offset (STRATA_OFFSET_INVALID:
+ * auto.offset.reset). Requires: @lock. Errors: ST_ENOMEM. */
+int cl_consumer_add_tp(strata_t *rk, const char *topic, int32_t partition,
+                       int64_t offset)
+{
+    if (find(rk, topic, partition) != NULL) {
+        return 0;
+    }
+    struct cl_ctp *c = st_calloc(1, sizeof *c);
+    if (c == NULL || (c->topic = st_strdup(topic)) == NULL) {
+        st_free(c);
+        return ST_ENOMEM;
+    }
+    c->partition = partition;
+    c->fetch_pos = offset;
+    c->app_pos = offset >= 0 ? offset : STRATA_OFFSET_INVALID;
+    c->high_watermark = -1;
+    c->log_start = -1;
+    c->version = ++rk->version_seq;
+    c->next = rk->ctps;
+    rk->ctps = c;
+    if (!rk->md_ready) {
+        cl_md_want(rk);
+    }
+    return 0;
+}
+
+/* Stop fetching @topic/@partition and drop its queued records. A fetch
+ * still out for it is dropped on arrival (no partition matches).
+ * Requires: @lock. */
+void cl_consumer_remove_tp(strata_t *rk, const char *topic,
+                           int32_t partition)
+{
+    struct cl_ctp *c = find(rk, topic, partition);
+    if (c == NULL) {
+        return;
+    }
+    purge_queue(rk, c);
+    for (struct cl_ctp **at = &rk->ctps; *at != NULL; at = &(*at)->next) {
+        if (*at == c) {
+            *at = c->next;
+            break;
+        }
+    }
+    st_free(c->topic);
+    st_free(c);
+}
+
 strata_resp_err_t strata_assign(strata_t *rk,
                                 const strata_topic_partition_list_t *parts)
 {
     if (rk->type != STRATA_CONSUMER) {
         return STRATA_ERR__STATE;
+    }
+    if (cl_group_subscribed(rk)) {
+        /* Inside a rebalance callback the library applies the change
+         * itself (incremental); elsewhere the group owns the assignment. */
+        return cl_group_in_callback(rk) ? STRATA_ERR_NO_ERROR
+                                        : STRATA_ERR__STATE;
     }
     for (int i = 0; parts != NULL && i < parts->cnt; i++) {
         if (parts->elems[i].topic == NULL || parts->elems[i].partition < 0) {
@@ -114,6 +175,7 @@ strata_message_t *strata_consumer_poll(strata_t *rk, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : cl_now_ms() + (uint64_t)timeout_ms;
     cl_serve_ops(rk); /* error callbacks, as strata_poll() would */
+    cl_group_serve(rk); /* rebalances, auto-commit, commit results */
     pthread_mutex_lock(&rk->lock);
     while (rk->cq_head == NULL) {
         uint64_t now = cl_now_ms();
@@ -426,27 +488,4 @@ strata_resp_err_t strata_query_watermark_offsets(strata_t *rk,
     }
     strata_topic_partition_list_destroy(l);
     return err;
-}
-
-/* ---- groups: the consumer-groups issue ---- */
-
-strata_resp_err_t strata_subscribe(strata_t *rk,
-                                   const strata_topic_partition_list_t *t)
-{
-    return rk->type != STRATA_CONSUMER ? STRATA_ERR__STATE
-                                       : STRATA_ERR__NOT_IMPLEMENTED;
-}
-
-strata_resp_err_t strata_unsubscribe(strata_t *rk)
-{
-    return rk->type != STRATA_CONSUMER ? STRATA_ERR__STATE
-                                       : STRATA_ERR__NOT_IMPLEMENTED;
-}
-
-strata_resp_err_t strata_commit(strata_t *rk,
-                                const strata_topic_partition_list_t *offsets,
-                                int async)
-{
-    return rk->type != STRATA_CONSUMER ? STRATA_ERR__STATE
-                                       : STRATA_ERR__NOT_IMPLEMENTED;
 }

@@ -116,6 +116,18 @@ static const struct desc descs[] = {
      "Broker: Group rebalance in progress"},
     {STRATA_ERR_GROUP_ID_NOT_FOUND, "GROUP_ID_NOT_FOUND",
      "Broker: Group not found"},
+    {STRATA_ERR_STALE_MEMBER_EPOCH, "STALE_MEMBER_EPOCH",
+     "Broker: Stale member epoch"},
+    {STRATA_ERR_PARTITION_NOT_OWNED, "PARTITION_NOT_OWNED",
+     "Broker: Partition not owned by the member"},
+    {STRATA_ERR_UNRELEASED_INSTANCE_ID, "UNRELEASED_INSTANCE_ID",
+     "Broker: group.instance.id held by a live member"},
+    {STRATA_ERR_UNSUPPORTED_ASSIGNOR, "UNSUPPORTED_ASSIGNOR",
+     "Broker: Unsupported assignor"},
+    {STRATA_ERR_GROUP_MAX_SIZE_REACHED, "GROUP_MAX_SIZE_REACHED",
+     "Broker: Group is full"},
+    {STRATA_ERR_NON_EMPTY_GROUP, "NON_EMPTY_GROUP",
+     "Broker: The group has members"},
 };
 
 static const struct desc *find(strata_resp_err_t err)

@@ -17,6 +17,7 @@
 #include <event2/thread.h>
 
 #include "client/lib/errors.h"
+#include "client/lib/group.h"
 #include "client/lib/handle.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -112,6 +113,7 @@ static void loop_pass(strata_t *rk)
         cl_producer_tick(rk, now, &wake);
     } else if (rk->type == STRATA_CONSUMER) {
         cl_fetcher_tick(rk, now, &wake);
+        cl_group_tick(rk, now, &wake);
     }
     pthread_mutex_unlock(&rk->lock);
 
@@ -218,6 +220,7 @@ static void handle_free(strata_t *rk)
     }
     cl_producer_free(rk);
     cl_consumer_free(rk);
+    cl_group_free(rk);
     cl_md_free(rk);
     while (rk->reqs != NULL) { /* never sent: their callers gave up */
         struct cl_req *r = rk->reqs;
@@ -277,7 +280,8 @@ strata_t *strata_new(strata_type_t type, strata_conf_t *conf, char *errstr,
         goto err_after_alloc;
     }
     if (loop_init(rk) != 0 || cl_brokers_init(rk) != 0 ||
-        producer_init(rk) != 0 || st_record_iter_new(&rk->iter) != 0) {
+        producer_init(rk) != 0 || st_record_iter_new(&rk->iter) != 0 ||
+        cl_group_init(rk, conf) != 0) {
         set_err(errstr, errstr_size, "out of memory");
         goto err_after_alloc;
     }
@@ -504,6 +508,8 @@ strata_resp_err_t strata_close(strata_t *rk, int timeout_ms)
     strata_resp_err_t err = STRATA_ERR_NO_ERROR;
     if (rk->type == STRATA_PRODUCER) {
         err = strata_flush(rk, timeout_ms < 0 ? 0 : timeout_ms);
+    } else if (rk->type == STRATA_CONSUMER) {
+        cl_group_close(rk, deadline_of(timeout_ms < 0 ? 0 : timeout_ms));
     }
     stop_thread(rk); /* in-flight requests complete as cancelled */
     pthread_mutex_lock(&rk->lock);

@@ -32,6 +32,7 @@ struct event_base;
 struct st_rpc_client;
 struct st_rpc_response;
 struct st_tls_ctx;
+struct cl_group;
 
 /* One broker connection. Bootstrap entries have id < 0 until metadata
  * names the brokers; then each broker gets its own entry. */
@@ -183,6 +184,7 @@ struct strata_s {
     uint64_t version_seq;               /* [L] source of cl_ctp.version */
     struct cl_cmsg *cq_head, *cq_tail;  /* [L] fetched records */
     struct st_record_iter *iter;        /* [loop] */
+    struct cl_group *grp;               /* [L] group.h; NULL: no group.id */
 };
 
 /* Wake the loop thread. Runs on: any thread. */
