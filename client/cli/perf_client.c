@@ -48,7 +48,7 @@ struct perf {
     long records, record_size, throughput, linger_ms, batch_size;
     uint64_t start_us, last_us;
     long done, failed, last_done;
-    uint64_t bytes;
+    uint64_t bytes, last_bytes;
     char first_err[512];
     struct cli_hist hist;     /* microseconds */
     struct cli_hist window;   /* since the last progress line */
@@ -66,12 +66,13 @@ static void progress(struct perf *p, bool force)
             "latency, %.1f ms max latency.\n", n,
             strcmp(p->mode, "produce") == 0 ? "sent" : "read",
             secs > 0 ? (double)n / secs : 0.0,
-            secs > 0 ? (double)n * (double)p->record_size / secs / 1e6 : 0.0,
+            secs > 0 ? (double)(p->bytes - p->last_bytes) / secs / 1e6 : 0.0,
             cli_hist_mean(&p->window) / 1000.0,
             (double)p->window.max / 1000.0);
     cli_hist_init(&p->window);
     p->last_us = t;
     p->last_done = p->done;
+    p->last_bytes = p->bytes;
 }
 
 static void summary(const struct cli_opts *o, const struct perf *p)
