@@ -351,8 +351,8 @@ static int cluster_health(struct cli_opts *o, int argc, char **argv)
         uint64_t now = mono_ms();
         if (until_healthy) {
             uint64_t left = deadline > now ? deadline - now : 1;
-            po.timeout_ms = (uint32_t)(left < (uint64_t)cli_timeout_ms(o)
-                                           ? left : (uint64_t)cli_timeout_ms(o));
+            uint64_t per_call = (uint64_t)cli_timeout_ms(o);
+            po.timeout_ms = (uint32_t)(left < per_call ? left : per_call);
         }
         bool last = until_healthy && mono_ms() + (uint64_t)interval_ms >=
                                          deadline;

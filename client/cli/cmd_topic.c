@@ -176,7 +176,8 @@ static int topic_list(struct cli_opts *o, strata_t *rk)
     return 0;
 }
 
-static void ids(char *buf, size_t cap, const int32_t *v, int n, bool json)
+/* "1,2,3" into @buf (@cap bytes). */
+static void ids(char *buf, size_t cap, const int32_t *v, int n)
 {
     size_t len = 0;
     buf[0] = '\0';
@@ -184,10 +185,10 @@ static void ids(char *buf, size_t cap, const int32_t *v, int n, bool json)
         len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId32,
                                 i ? "," : "", v[i]);
     }
-    (void)json;
 }
 
-/* One topic's describe answer with offsets: -1 or 1 with the error printed. */
+/* Print one topic with its offsets. Returns 0, or 1 with the error
+ * printed. */
 static int describe_one(struct cli_opts *o, strata_t *rk,
                         const strata_topic_info_t *t)
 {
@@ -234,8 +235,8 @@ static int describe_one(struct cli_opts *o, strata_t *rk,
     for (int i = 0; i < n; i++) {
         const strata_partition_info_t *p = &t->partitions[i];
         char rep[128], isr[128];
-        ids(rep, sizeof rep, p->replicas, p->replica_cnt, o->json);
-        ids(isr, sizeof isr, p->isrs, p->isr_cnt, o->json);
+        ids(rep, sizeof rep, p->replicas, p->replica_cnt);
+        ids(isr, sizeof isr, p->isrs, p->isr_cnt);
         int64_t start = lo->elems[i].err ? -1 : lo->elems[i].offset;
         int64_t end = hi->elems[i].err ? -1 : hi->elems[i].offset;
         if (o->json) {
@@ -375,7 +376,8 @@ int cmd_topic(struct cli_opts *o, int argc, char **argv)
         return 2;
     }
     char err[1024];
-    strata_t *rk = cli_client_open(o, STRATA_ADMIN, NULL, NULL, NULL, err, sizeof err);
+    strata_t *rk = cli_client_open(o, STRATA_ADMIN, NULL, NULL, NULL, err,
+                                   sizeof err);
     if (rk == NULL) {
         return cli_fail(what, "%s", err);
     }

@@ -44,7 +44,12 @@ static void usage(FILE *out)
         "[-f FORMAT] [--idle-ms N]\n"
         "      FORMAT: %%t topic %%p partition %%o offset %%k key %%v value "
         "%%h headers %%T timestamp \\n \\t\n"
-        "  perf produce --topic T --records N --record-size B [--acks all|1|0]\n"
+        "  group list | describe G | delete G\n"
+        "  group reset-offsets G --topic T (--to-earliest | --to-latest | "
+        "--to-datetime T |\n"
+        "              --to-offset N | --shift-by N) [--dry-run | --execute]\n"
+        "  perf produce --topic T --records N --record-size B "
+        "[--acks all|1|0]\n"
         "              [--throughput R] [--compression zstd] "
         "[--linger-ms N] [--batch-size B]\n"
         "  perf consume --topic T --records N\n"
@@ -90,7 +95,7 @@ void cli_hex(FILE *out, const uint8_t *b, size_t n)
 static bool broker_facing(int argc, char **argv)
 {
     static const char *const groups[] = {"cluster", "topic", "produce",
-                                         "consume", NULL};
+                                         "consume", "group", NULL};
     for (int k = 0; groups[k] != NULL; k++) {
         if (strcmp(argv[0], groups[k]) == 0) {
             return true;
@@ -118,6 +123,9 @@ static int dispatch(struct cli_opts *o, const char *group, int argc,
     }
     if (strcmp(group, "perf") == 0) {
         return cmd_perf(o, argc, argv);
+    }
+    if (strcmp(group, "group") == 0) {
+        return cmd_group(o, argc, argv);
     }
     if (strcmp(group, "quorum") == 0) {
         return cmd_quorum(o, argc, argv);
