@@ -37,6 +37,7 @@ int cmd_cluster(struct cli_opts *o, int argc, char **argv);
 int cmd_topic(struct cli_opts *o, int argc, char **argv);
 int cmd_produce(struct cli_opts *o, int argc, char **argv);
 int cmd_consume(struct cli_opts *o, int argc, char **argv);
+int cmd_group(struct cli_opts *o, int argc, char **argv); /* cmd_group.c */
 /* perf produce / perf consume (perf_client.c), dispatched by cmd_perf. */
 int perf_produce(struct cli_opts *o, int argc, char **argv);
 int perf_consume(struct cli_opts *o, int argc, char **argv);

@@ -3,7 +3,10 @@
  * format or, with --json, one JSON object per line. Stops after -n COUNT
  * records, with -e once every partition reached the end offset it had
  * when consuming started, after --idle-ms without a record, or on
- * SIGINT/SIGTERM. Consumer groups (--group) are not wired yet. */
+ * SIGINT/SIGTERM. With --group G the partitions come from the group
+ * (subscribe; --from-beginning picks auto.offset.reset=earliest for
+ * partitions without a committed offset) and positions are auto-committed;
+ * -p, --offset and -e do not apply then. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -125,6 +128,7 @@ struct consume_args {
     int64_t start;
     long count, idle_ms;
     bool to_end;
+    const char *group;
 };
 
 static int parse(int argc, char **argv, struct consume_args *a)
@@ -149,10 +153,10 @@ static int parse(int argc, char **argv, struct consume_args *a)
             a->to_end = true;
             continue;
         }
-        if (strcmp(o, "--group") == 0 || strcmp(o, "-G") == 0) {
-            cli_fail("consume", "--group: consumer groups are not wired "
-                     "into libstrata yet; use -p and --offset");
-            return 2;
+        if ((strcmp(o, "--group") == 0 || strcmp(o, "-G") == 0) && v) {
+            a->group = v;
+            i++;
+            continue;
         }
         bool known = strcmp(o, "-p") == 0 || strcmp(o, "--offset") == 0 ||
                      strcmp(o, "-o") == 0 || strcmp(o, "-n") == 0 ||
@@ -188,6 +192,12 @@ static int parse(int argc, char **argv, struct consume_args *a)
     }
     if (a->topic == NULL) {
         cli_fail("consume", "missing TOPIC");
+        return 2;
+    }
+    if (a->group != NULL && (a->part >= 0 || a->to_end ||
+                             a->start >= 0)) {
+        cli_fail("consume", "--group takes its partitions and offsets from "
+                 "the group: -p, --offset and -e do not apply");
         return 2;
     }
     return 0;
@@ -260,10 +270,26 @@ int cmd_consume(struct cli_opts *o, int argc, char **argv)
         return 2;
     }
     char err[1024];
-    strata_t *rk = cli_client_open(o, STRATA_CONSUMER, NULL, NULL, NULL, err,
-                                   sizeof err);
+    const char *grp[] = {"group.id", a.group, "auto.offset.reset",
+                         a.start == STRATA_OFFSET_BEGINNING ? "earliest"
+                                                            : "latest",
+                         NULL};
+    strata_t *rk = cli_client_open(o, STRATA_CONSUMER,
+                                   a.group != NULL ? grp : NULL, NULL, NULL,
+                                   err, sizeof err);
     if (rk == NULL) {
         return cli_fail("consume", "%s", err);
+    }
+    strata_topic_partition_list_t *sub = NULL;
+    if (a.group != NULL) {
+        sub = strata_topic_partition_list_new(1);
+        strata_topic_partition_list_add(sub, a.topic, STRATA_PARTITION_ANY);
+        strata_resp_err_t e = strata_subscribe(rk, sub);
+        if (e != 0) {
+            strata_topic_partition_list_destroy(sub);
+            strata_destroy(rk);
+            return cli_fail("consume", "subscribe: %s", strata_err2str(e));
+        }
     }
     int nparts = cli_topic_partitions(o, rk, "consume", a.topic);
     if (nparts < 0) {
@@ -281,7 +307,9 @@ int cmd_consume(struct cli_opts *o, int argc, char **argv)
         strata_destroy(rk);
         return 1;
     }
-    strata_assign(rk, l);
+    if (a.group == NULL) {
+        strata_assign(rk, l);
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     long got = 0, idle = 0;
@@ -299,6 +327,10 @@ int cmd_consume(struct cli_opts *o, int argc, char **argv)
             continue;
         }
         idle = 0;
+        if (m->err == STRATA_ERR__ASSIGNMENT_LOST) {
+            strata_message_destroy(m); /* the group reassigns */
+            continue;
+        }
         if (m->err != 0) {
             rv = cli_fail("consume", "%s [%" PRId32 "]: %s", a.topic,
                           m->partition,
@@ -317,7 +349,8 @@ int cmd_consume(struct cli_opts *o, int argc, char **argv)
     }
     fflush(stdout);
     strata_topic_partition_list_destroy(l);
+    strata_topic_partition_list_destroy(sub);
     free(ends);
-    cli_client_close(rk, 1000);
+    cli_client_close(rk, a.group != NULL ? 10000 : 1000);
     return rv;
 }
