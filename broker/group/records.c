@@ -639,6 +639,14 @@ int rec_load(struct st_group *g, struct st_bytes key, struct st_bytes value,
             g->target_epoch = (int32_t)r_u32(&v);
             char *a = r_str(&v, &enomem);
             rv = enomem ? ST_ENOMEM : v.bad ? ST_ECORRUPT : 0;
+            /* Epochs grow from 0 by one per rebalance: a negative one,
+             * or one a billion bumps from overflowing int32 (the core
+             * does group_epoch++), was not written by a live group
+             * (fuzz_group_records). */
+            if (rv == 0 && (g->group_epoch < 0 || g->target_epoch < 0 ||
+                            g->group_epoch > INT32_MAX / 2)) {
+                rv = ST_ECORRUPT;
+            }
             if (rv == 0 && st_group_assignor_find(a) != NULL) {
                 g->assignor = st_group_assignor_find(a);
             }
@@ -759,6 +767,14 @@ int group_load_done(struct st_group *g)
     g->loading_done = true;
     if (g->n_members == 0) {
         g->empty_since_ms = g->now_ms;
+    }
+    /* Records that decode may still describe a state the core never
+     * writes (a target epoch above the group epoch, a member ahead of the
+     * target): refuse it rather than run on broken invariants
+     * (fuzz_group_records). */
+    char why[8];
+    if (rv == 0 && !st_group_check(g, why, sizeof why)) {
+        rv = ST_ECORRUPT;
     }
     return rv;
 }

@@ -42,6 +42,8 @@ struct st_segment {
     uint64_t synced_size;   /* bytes known fsynced */
     uint64_t verified_size; /* bytes CRC-checked since open */
     int64_t corrupt_pos;    /* -1, or where damage was found */
+    int64_t limit;          /* batches must end below this: the next
+                             * segment's base (INT64_MAX: none) */
     uint64_t gen;           /* bumped when its bytes change other than by
                              * append (truncate, swap) */
     uint32_t interval;      /* index_interval_bytes */

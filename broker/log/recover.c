@@ -138,6 +138,9 @@ static int recover_segment(struct st_log *log, size_t i, bool clean,
     uint32_t interval = log->conf.index_interval_bytes;
     bool trusted = clean || (i + 1 < log->n_segs &&
                              log->segs[i + 1]->base <= log->recovery_point);
+    /* A batch reaching into the next segment's offsets is damage, not
+     * data: the scans below stop there (fuzz_log_open). */
+    seg->limit = i + 1 < log->n_segs ? log->segs[i + 1]->base : INT64_MAX;
     uint64_t bad = 0, fsize = 0;
     struct st_file *f;
     int rv = st_segment_file(seg, &f);

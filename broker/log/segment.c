@@ -39,6 +39,7 @@ int st_segment_new(struct st_vfs *vfs, const char *dir, int64_t base,
     seg->next_offset = base;
     seg->max_ts = -1;
     seg->corrupt_pos = -1;
+    seg->limit = INT64_MAX;
     st_offset_index_init(&seg->idx);
     st_time_index_init(&seg->tidx);
     atomic_init(&seg->refs, 1);
@@ -282,7 +283,8 @@ int st_segment_scan(struct st_segment *seg, uint32_t interval, uint64_t pos,
         }
         if (rv == 0 && (h.base_offset < seg->next_offset ||
                         h.base_offset - seg->base > UINT32_MAX - 1 ||
-                        (pos == 0 && h.base_offset < seg->base))) {
+                        (pos == 0 && h.base_offset < seg->base) ||
+                        st_batch_last_offset(&h) >= seg->limit)) {
             rv = ST_ECORRUPT;
         }
         if (rv == ST_ECORRUPT) {
