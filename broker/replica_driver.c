@@ -39,8 +39,16 @@ int64_t st_repl_broker_epoch(const struct st_repl *d)
 static void trace_cb(void *arg, const char *line)
 {
     struct st_repl_part *rp = arg;
-    ST_INFO("replica", "partition %s-%d %s", st_partition_topic(rp->p),
-            st_partition_index(rp->p), line);
+    /* State changes at INFO; the per-event noise at DEBUG. */
+    if (strstr(line, "became") || strstr(line, "truncate") ||
+        strstr(line, "reset") || strstr(line, "diverges") ||
+        strstr(line, "isr") || strstr(line, "cut")) {
+        ST_INFO("replica", "partition %s-%d %s", st_partition_topic(rp->p),
+                st_partition_index(rp->p), line);
+    } else {
+        ST_DEBUG("replica", "partition %s-%d %s", st_partition_topic(rp->p),
+                 st_partition_index(rp->p), line);
+    }
 }
 
 /* ---- parts ---- */
