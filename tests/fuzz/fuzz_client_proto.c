@@ -94,6 +94,39 @@ static void pack(const ProtobufCMessage *m, struct st_buf *out)
     check(st_pb_pack(m, out) == 0, "pack");
 }
 
+/* Whether @m or a message inside it kept unknown fields. */
+static bool has_unknown(const ProtobufCMessage *m)
+{
+    if (m == NULL) {
+        return false;
+    }
+    if (m->n_unknown_fields > 0) {
+        return true;
+    }
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            continue;
+        }
+        const char *base = (const char *)m;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *v =
+                *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t j = 0; j < n; j++) {
+                if (has_unknown(v[j])) {
+                    return true;
+                }
+            }
+        } else if (has_unknown(
+                       *(ProtobufCMessage *const *)(base + f->offset))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void round_trip(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                        size_t n)
 {
@@ -107,7 +140,7 @@ static void round_trip(const ProtobufCMessageDescriptor *d, const uint8_t *p,
      * one) and packs them back into bytes it then refuses. The broker and
      * the client never re-pack what they receive, so the round trip is
      * only required of messages without unknown fields. */
-    bool unknown = m->n_unknown_fields > 0;
+    bool unknown = has_unknown(m);
     protobuf_c_message_free_unpacked(m, NULL);
     m = protobuf_c_message_unpack(d, NULL, b1.len, b1.base);
     if (m == NULL && unknown) {
