@@ -35,24 +35,16 @@ static int load_brokers(const struct st_meta *m, struct st_place_broker **out,
         return ST_ENOMEM;
     }
     *n = 0;
+    /* The load so far is kept by the state itself (metadata_load.c), so
+     * this is O(brokers), not a scan of every partition. */
     for (size_t i = 0; i < st_meta_broker_count(m); i++) {
         const struct st_meta_broker *mb = st_meta_broker_at(m, i);
         if (!mb->fenced) {
             b[*n].id = mb->id;
             b[*n].rack = mb->rack;
+            b[*n].replicas = mb->n_replicas;
+            b[*n].leaders = mb->n_leading;
             (*n)++;
-        }
-    }
-    for (size_t i = 0; i < st_meta_topic_count(m); i++) {
-        const struct st_meta_topic *t = st_meta_topic_at(m, i);
-        for (int32_t p = 0; p < t->n_parts; p++) {
-            const struct st_meta_partition *pp = &t->parts[p];
-            for (size_t j = 0; j < *n; j++) {
-                for (int r = 0; r < pp->n_replicas; r++) {
-                    b[j].replicas += pp->replicas[r] == b[j].id;
-                }
-                b[j].leaders += pp->leader == b[j].id;
-            }
         }
     }
     *out = b;
@@ -112,15 +104,12 @@ static int check_name(const struct st_meta *m,
                           STRATA__ERROR_CODE__TOPIC_ALREADY_EXISTS,
                           "topic '%s' already exists", req->name);
     }
-    for (size_t i = 0; i < st_meta_topic_count(m); i++) {
-        const char *other = st_meta_topic_at(m, i)->name;
-        if (st_topic_name_collides(req->name, other)) {
-            return stdec_fail(err, ST_EINVAL,
-                              STRATA__ERROR_CODE__INVALID_TOPIC,
-                              "topic '%s' collides with existing topic '%s' "
-                              "('.' and '_' are the same in metric names)",
-                              req->name, other);
-        }
+    const struct st_meta_topic *other = st_meta_topic_colliding(m, req->name);
+    if (other != NULL) {
+        return stdec_fail(err, ST_EINVAL, STRATA__ERROR_CODE__INVALID_TOPIC,
+                          "topic '%s' collides with existing topic '%s' "
+                          "('.' and '_' are the same in metric names)",
+                          req->name, other->name);
     }
     return 0;
 }

@@ -77,9 +77,10 @@ void stmeta_clear(struct st_meta *m)
     st_free(m->brokers);
     st_free(m->by_name);
     st_free(m->by_id);
+    st_free(m->by_norm);
     st_free(m->configs);
     m->brokers = NULL;
-    m->by_name = m->by_id = NULL;
+    m->by_name = m->by_id = m->by_norm = NULL;
     m->configs = NULL;
     m->n_brokers = m->cap_brokers = 0;
     m->n_topics = m->cap_topics = 0;
@@ -164,6 +165,44 @@ size_t stmeta_topic_id_pos(const struct st_meta *m, const uint8_t *id,
     return lo;
 }
 
+/* Names compared with every '.' read as '_': colliding names are equal. */
+static int norm_cmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char ca = *a == '.' ? '_' : (unsigned char)*a;
+        unsigned char cb = *b == '.' ? '_' : (unsigned char)*b;
+        if (ca != cb) {
+            return ca < cb ? -1 : 1;
+        }
+        if (ca == '\0') {
+            return 0;
+        }
+    }
+}
+
+/* The by_norm order: norm_cmp, then strcmp, so that it is total. */
+static int norm_order(const char *a, const char *b)
+{
+    int r = norm_cmp(a, b);
+    return r != 0 ? r : strcmp(a, b);
+}
+
+size_t stmeta_topic_norm_pos(const struct st_meta *m, const char *name,
+                             bool *found)
+{
+    size_t lo = 0, hi = m->n_topics;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (norm_order(m->by_norm[mid]->name, name) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    *found = lo < m->n_topics && strcmp(m->by_norm[lo]->name, name) == 0;
+    return lo;
+}
+
 static int config_cmp(const struct st_meta_config *c,
                       enum st_meta_resource res, const char *name,
                       const char *key)
@@ -194,7 +233,7 @@ size_t stmeta_config_pos(const struct st_meta *m, enum st_meta_resource res,
 
 int stmeta_topic_insert(struct st_meta *m, struct st_meta_topic *t)
 {
-    size_t c1 = m->cap_topics, c2 = m->cap_topics;
+    size_t c1 = m->cap_topics, c2 = m->cap_topics, c3 = m->cap_topics;
     int rv = stmeta_grow((void **)&m->by_name, &c1, m->n_topics, 1,
                        sizeof(void *));
     if (rv != 0) {
@@ -202,14 +241,23 @@ int stmeta_topic_insert(struct st_meta *m, struct st_meta_topic *t)
     }
     rv = stmeta_grow((void **)&m->by_id, &c2, m->n_topics, 1,
                        sizeof(void *));
-    /* by_name may be larger than recorded: harmless, it is realloc'd. */
+    if (rv == 0) {
+        rv = stmeta_grow((void **)&m->by_norm, &c3, m->n_topics, 1,
+                         sizeof(void *));
+    }
+    /* An array may be larger than recorded: harmless, it is realloc'd. */
     m->cap_topics = c1 < c2 ? c1 : c2;
+    m->cap_topics = c3 < m->cap_topics ? c3 : m->cap_topics;
     if (rv != 0) {
         return rv;
     }
     bool found;
     size_t pn = stmeta_topic_name_pos(m, t->name, &found);
     size_t pi = stmeta_topic_id_pos(m, t->id, &found);
+    size_t pz = stmeta_topic_norm_pos(m, t->name, &found);
+    memmove(&m->by_norm[pz + 1], &m->by_norm[pz],
+            (m->n_topics - pz) * sizeof(void *));
+    m->by_norm[pz] = t;
     memmove(&m->by_name[pn + 1], &m->by_name[pn],
             (m->n_topics - pn) * sizeof(void *));
     m->by_name[pn] = t;
@@ -303,6 +351,28 @@ const struct st_meta_topic *st_meta_topic_at(const struct st_meta *m,
                                              size_t i)
 {
     return i < m->n_topics ? m->by_name[i] : NULL;
+}
+
+const struct st_meta_topic *st_meta_topic_colliding(const struct st_meta *m,
+                                                    const char *name)
+{
+    bool found;
+    size_t pos = stmeta_topic_norm_pos(m, name, &found);
+    /* Names equal under norm_cmp sit together, @name's own slot (if any)
+     * among them: look on both sides of where @name is or would be. */
+    for (size_t i = pos; i < m->n_topics; i++) {
+        const char *other = m->by_norm[i]->name;
+        if (norm_cmp(other, name) != 0) {
+            break;
+        }
+        if (strcmp(other, name) != 0) {
+            return m->by_norm[i];
+        }
+    }
+    if (pos > 0 && norm_cmp(m->by_norm[pos - 1]->name, name) == 0) {
+        return m->by_norm[pos - 1]; /* before @name in strcmp: differs */
+    }
+    return NULL;
 }
 
 const struct st_meta_topic *st_meta_topic_by_name(const struct st_meta *m,

@@ -52,6 +52,12 @@ struct st_meta_broker {
     bool fenced;
     uint8_t retired[ST_META_RETIRED_MAX][ST_META_UUID_LEN]; /* oldest first */
     unsigned n_retired;
+    /* Derived load, not part of records or snapshots: how many partitions
+     * list this broker as a replica, and how many it leads. Kept up to date
+     * by every apply and recomputed by snapshot load, so that placement
+     * reads them in O(brokers) instead of rescanning every partition. */
+    uint32_t n_replicas;
+    uint32_t n_leading;
 };
 
 struct st_meta_partition {
@@ -125,6 +131,10 @@ const struct st_meta_topic *st_meta_topic_at(const struct st_meta *m,
 /* NULL when unknown. */
 const struct st_meta_topic *st_meta_topic_by_name(const struct st_meta *m,
                                                   const char *name);
+/* A topic whose name differs from @name but collides with it ('.' and '_'
+ * read alike, topic_name.h), or NULL. O(log topics). */
+const struct st_meta_topic *st_meta_topic_colliding(const struct st_meta *m,
+                                                    const char *name);
 const struct st_meta_topic *
 st_meta_topic_by_id(const struct st_meta *m,
                     const uint8_t id[ST_META_UUID_LEN]);

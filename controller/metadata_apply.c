@@ -111,6 +111,8 @@ static int apply_register(struct st_meta *m, int64_t offset,
             memcpy(b->retired[b->n_retired++], old->incarnation,
                    ST_META_UUID_LEN);
         }
+        b->n_replicas = old->n_replicas;
+        b->n_leading = old->n_leading;
         m->brokers[pos] = b;
         stmeta_broker_free(old);
         return 0;
@@ -118,6 +120,9 @@ static int apply_register(struct st_meta *m, int64_t offset,
     if (stmeta_broker_insert(m, b) != 0) {
         goto err_after_alloc;
     }
+    /* Partitions may already name this id (it was unregistered, or they
+     * were assigned before it registered): count them once. */
+    stmeta_load_count(m, b);
     return 0;
 err_after_alloc:
     stmeta_broker_free(b);
@@ -293,6 +298,9 @@ static int apply_create_topic(struct st_meta *m,
     if (rv != 0) {
         goto err_after_configs;
     }
+    for (int32_t i = 0; i < t->n_parts; i++) {
+        stmeta_load_partition(m, &t->parts[i], 1);
+    }
     for (size_t i = 0; i < built; i++) {
         size_t pos = stmeta_config_pos(m, ST_META_RES_TOPIC, cfg[i].name,
                                      cfg[i].key, &found);
@@ -347,6 +355,7 @@ static int apply_create_partition(struct st_meta *m,
     }
     t->parts = parts;
     t->parts[t->n_parts++] = p;
+    stmeta_load_partition(m, &p, 1);
     return 0;
 }
 
@@ -391,6 +400,7 @@ static int apply_partition_change(struct st_meta *m,
         cur->n_isr = next.n_isr;
     }
     if (next.leader != cur->leader) {
+        stmeta_load_leader(m, cur->leader, next.leader);
         cur->leader = next.leader;
         cur->leader_epoch++;
     }
@@ -411,10 +421,13 @@ static int apply_delete_topic(struct st_meta *m,
     }
     struct st_meta_topic *t = m->by_id[pi];
     size_t pn = stmeta_topic_name_pos(m, t->name, &found);
+    size_t pz = stmeta_topic_norm_pos(m, t->name, &found);
     memmove(&m->by_id[pi], &m->by_id[pi + 1],
             (m->n_topics - pi - 1) * sizeof(void *));
     memmove(&m->by_name[pn], &m->by_name[pn + 1],
             (m->n_topics - pn - 1) * sizeof(void *));
+    memmove(&m->by_norm[pz], &m->by_norm[pz + 1],
+            (m->n_topics - pz - 1) * sizeof(void *));
     m->n_topics--;
     /* The topic's overrides are contiguous: (TOPIC, name, *). */
     size_t first = stmeta_config_pos(m, ST_META_RES_TOPIC, t->name, "", &found);
@@ -428,6 +441,9 @@ static int apply_delete_topic(struct st_meta *m,
         memmove(&m->configs[first], &m->configs[end],
                 (m->n_configs - end) * sizeof *m->configs);
         m->n_configs -= end - first;
+    }
+    for (int32_t i = 0; i < t->n_parts; i++) {
+        stmeta_load_partition(m, &t->parts[i], -1);
     }
     stmeta_topic_free(t);
     return 0;

@@ -344,6 +344,11 @@ static int load_topic(struct st_meta *n, const Strata__Meta__TopicState *ts)
     if (rv != 0) {
         goto err_after_topic;
     }
+    /* Brokers come first in a snapshot, so the load counts are complete
+     * once every topic is in (metadata_load.c). */
+    for (int32_t i = 0; i < t->n_parts; i++) {
+        stmeta_load_partition(n, &t->parts[i], 1);
+    }
     return 0;
 err_after_topic:
     stmeta_topic_free(t);

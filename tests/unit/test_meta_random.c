@@ -119,8 +119,31 @@ static void commit(struct st_meta_recs *r, bool isr_may_grow)
     }
 }
 
+/* The per-broker load the state keeps for placement (n_replicas,
+ * n_leading) equals a recount over every partition. */
+static void check_load(const struct st_meta *m, const char *where)
+{
+    for (size_t i = 0; i < st_meta_broker_count(m); i++) {
+        const struct st_meta_broker *b = st_meta_broker_at(m, i);
+        uint32_t reps = 0, leads = 0;
+        for (size_t k = 0; k < st_meta_topic_count(m); k++) {
+            const struct st_meta_topic *t = st_meta_topic_at(m, k);
+            for (int32_t p = 0; p < t->n_parts; p++) {
+                leads += t->parts[p].leader == b->id;
+                reps += has(t->parts[p].replicas, t->parts[p].n_replicas,
+                            b->id);
+            }
+        }
+        ck_assert_msg(b->n_replicas == reps && b->n_leading == leads,
+                      "seed=%ld %s: broker %d keeps %u/%u replicas/leaders, "
+                      "recount %u/%u", f.seed, where, (int)b->id,
+                      b->n_replicas, b->n_leading, reps, leads);
+    }
+}
+
 static void check_invariants(void)
 {
+    check_load(f.m, "after apply");
     for (size_t i = 0; i < st_meta_topic_count(f.m); i++) {
         const struct st_meta_topic *t = st_meta_topic_at(f.m, i);
         for (int32_t p = 0; p < t->n_parts; p++) {
@@ -275,6 +298,19 @@ START_TEST(test_random_decisions_keep_partition_invariants)
     ck_assert_uint_eq(a.len, b.len);
     ck_assert_msg(memcmp(a.base, b.base, a.len) == 0,
                   "seed=%ld: replica diverged", f.seed);
+    check_load(replica, "replayed");
+    /* A state loaded from the snapshot has the same load counts. */
+    struct st_meta *loaded;
+    ck_assert_int_eq(st_meta_new(&loaded), 0);
+    ck_assert_int_eq(st_meta_snapshot_load(loaded, a.base, a.len), 0);
+    check_load(loaded, "loaded");
+    for (size_t i = 0; i < st_meta_broker_count(f.m); i++) {
+        const struct st_meta_broker *x = st_meta_broker_at(f.m, i);
+        const struct st_meta_broker *y = st_meta_broker_at(loaded, i);
+        ck_assert(x->n_replicas == y->n_replicas &&
+                  x->n_leading == y->n_leading);
+    }
+    st_meta_free(loaded);
     st_buf_close(&a);
     st_buf_close(&b);
     st_meta_free(replica);
