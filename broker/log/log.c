@@ -131,7 +131,11 @@ static bool needs_roll(const struct st_log *log, const struct st_segment *seg,
         return first - seg->base > (int64_t)UINT32_MAX - 1 ||
                last - seg->base > (int64_t)UINT32_MAX - 1;
     }
-    return seg->size + len > log->conf.segment_bytes ||
+    /* Damage found in the active segment (a read's CRC check) would hide
+     * every batch appended after it: start a fresh segment
+     * (fuzz_log_open). */
+    return seg->corrupt_pos >= 0 ||
+           seg->size + len > log->conf.segment_bytes ||
            (log->conf.segment_ms > 0 &&
             now - seg->created_ms >= log->conf.segment_ms) ||
            last - seg->base > (int64_t)UINT32_MAX - 1;
