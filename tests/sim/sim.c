@@ -480,8 +480,33 @@ static void net_send(struct sim *s, const struct raft_msg *m)
 
 static void trace_cb(void *arg, const char *line)
 {
-    (void)arg;
-    fprintf(stderr, "  raft %s\n", line);
+    struct sim *s = arg;
+    if (s->o.trace_sink != NULL) {
+        s->o.trace_sink(s->o.trace_sink_arg, line);
+    } else {
+        fprintf(stderr, "  raft %s\n", line);
+    }
+}
+
+/* A simulator event, for the trace (sink or stderr) when tracing. */
+static void note(struct sim *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(struct sim *s, const char *fmt, ...)
+{
+    if (!s->o.trace && s->o.trace_sink == NULL) {
+        return;
+    }
+    char line[256];
+    int k = snprintf(line, sizeof line, "sim t=%" PRIu64 " ", s->now);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+    va_end(ap);
+    if (s->o.trace_sink != NULL) {
+        s->o.trace_sink(s->o.trace_sink_arg, line);
+    } else {
+        fprintf(stderr, "  %s\n", line);
+    }
 }
 
 static int node_step(struct sim *s, struct node *nd, struct raft_event *ev);
@@ -664,8 +689,9 @@ static void node_start(struct sim *s, struct node *nd)
     cfg.disable_check_quorum = s->o.disable_check_quorum;
     cfg.unsafe_send_before_persist = s->o.unsafe_send_before_persist;
     cfg.unsafe_commit_previous_terms = s->o.unsafe_commit_previous_terms;
-    if (s->o.trace) {
+    if (s->o.trace || s->o.trace_sink != NULL) {
         cfg.trace = trace_cb;
+        cfg.trace_arg = s;
     }
     if (raft_new(&cfg, &nd->r) != 0) {
         abort();
@@ -677,6 +703,9 @@ static void node_start(struct sim *s, struct node *nd)
         nd->r = NULL;
         return;
     }
+    note(s, "start node=%" PRIu32 " term=%" PRIu64 " vote=%" PRIu32
+         " snapshot=%" PRIu64 " entries=%u", nd->id, ld.term, ld.vote,
+         ld.snapshot.index, ld.n_entries);
     nd->incarnation++;
     nd->sync_pending = false;
     nd->lazy_tv = false;
@@ -699,10 +728,7 @@ static void node_start(struct sim *s, struct node *nd)
 /* Crash @nd; it restarts by itself within down_ms_max if @auto_restart. */
 static void node_crash(struct sim *s, struct node *nd, bool auto_restart)
 {
-    if (s->o.trace) {
-        fprintf(stderr, "  sim t=%" PRIu64 " crash node=%" PRIu32 "\n",
-                s->now, nd->id);
-    }
+    note(s, "crash node=%" PRIu32, nd->id);
     raft_free(nd->r);
     nd->r = NULL;
     nd->incarnation++;
@@ -839,6 +865,17 @@ static bool partitioned(const struct sim *s)
     return false;
 }
 
+/* Trace the partition sides as "groups=0101..." (one digit per node). */
+static void note_groups(struct sim *s)
+{
+    char g[RAFT_VOTERS_MAX + 1];
+    for (unsigned k = 0; k < s->n; k++) {
+        g[k] = (char)('0' + s->nodes[k].group);
+    }
+    g[s->n] = '\0';
+    note(s, "partition groups=%s", g);
+}
+
 static void fault_partition(struct sim *s)
 {
     if (partitioned(s)) {
@@ -850,6 +887,7 @@ static void fault_partition(struct sim *s)
             s->nodes[k].group = (int)(rnd(s) % 2);
         }
     }
+    note_groups(s);
     s->next_partition = s->now + rnd_range(s, 1, 2 * s->f.partition_every_ms);
 }
 
@@ -915,10 +953,6 @@ static void handle(struct sim *s, struct sev *ev)
         break;
     case SEV_RESTART:
         if (nd->r == NULL && ev->incarnation == nd->incarnation) {
-            if (s->o.trace) {
-                fprintf(stderr, "  sim t=%" PRIu64 " restart node=%" PRIu32
-                        "\n", s->now, nd->id);
-            }
             node_start(s, nd);
         }
         break;
@@ -1035,6 +1069,7 @@ void sim_partition(struct sim *s, const raft_id *ids, unsigned n)
             nd->group = 1;
         }
     }
+    note_groups(s);
 }
 
 void sim_set_filter(struct sim *s, sim_filter_fn fn, void *arg)
@@ -1079,10 +1114,7 @@ void sim_wipe(struct sim *s, raft_id id)
     if (nd == NULL) {
         return;
     }
-    if (s->o.trace) {
-        fprintf(stderr, "  sim t=%" PRIu64 " wipe node=%" PRIu32 "\n",
-                s->now, nd->id);
-    }
+    note(s, "wipe node=%" PRIu32, nd->id);
     sim_crash(s, id);
     sim_disk_free(nd->disk);
     nd->disk = NULL;

@@ -37,6 +37,11 @@ struct sim_opts {
     unsigned append_entries_max; /* per AppendEntries (default 16) */
     bool use_store;  /* disk through raft_store on a mem vfs per node */
     bool trace;      /* print core trace lines to stderr */
+    /* When set, every core trace line and every simulator event (node
+     * start, crash, wipe, partition) goes here instead, one line per call,
+     * in simulation order: a seed's run as text (golden traces). */
+    void (*trace_sink)(void *arg, const char *line);
+    void *trace_sink_arg;
 };
 
 struct sim_faults {

@@ -23,12 +23,20 @@
  * compacted, and the checkers must hold (see raft.h, "Known hazard", and
  * sim_wipe() for the one tolerance).
  *
- *   STRATA_SIM_TRACE=1    print the core's trace lines
+ * Golden trace (STYLE.md §5): one fixed seed's short fault run, traced
+ * line by line (core trace lines and simulator events), must equal the
+ * checked-in tests/sim/golden/raft_seed3.trace. Any change in what the core
+ * does on that seed shows up as a reviewable diff.
+ *
+ *   STRATA_SIM_TRACE=1       print the core's trace lines
+ *   STRATA_GOLDEN_UPDATE=1   rewrite the golden trace from this build (after
+ *                            a deliberate behaviour change; review the diff)
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim.h"
 #include "test_util.h"
@@ -366,6 +374,141 @@ START_TEST(test_wiped_leader_rejoins_and_catches_up_from_the_log)
 }
 END_TEST
 
+/* ---- golden trace ---- */
+
+#define GOLDEN_SEED 3
+#define GOLDEN_FILE "tests/sim/golden/raft_seed3.trace"
+
+static void sink_line(void *arg, const char *line)
+{
+    fprintf(arg, "%s\n", line);
+}
+
+/* Seed GOLDEN_SEED's run as text: 3 voters, 2 s of loss, duplicates,
+ * delays, partitions, crashes, transfers and snapshots, then healing until
+ * a new proposal commits. Ownership: the caller free()s *out. */
+static void golden_run(char **out, size_t *len)
+{
+    FILE *mem = open_memstream(out, len);
+    ck_assert_ptr_nonnull(mem);
+    struct sim_opts o = {.n_voters = 3, .seed = GOLDEN_SEED,
+                         .snapshot_every = 20, .use_store = true,
+                         .trace_sink = sink_line, .trace_sink_arg = mem};
+    struct sim *s;
+    ck_assert_int_eq(sim_new(&o, &s), 0);
+    sim_set_faults(s, &(struct sim_faults){.drop_pct = 5, .dup_pct = 2,
+                                           .delay_ms_min = 1,
+                                           .delay_ms_max = 30,
+                                           .disk_ms_max = 8,
+                                           .partition_every_ms = 500,
+                                           .crash_every_ms = 700,
+                                           .down_ms_max = 300,
+                                           .transfer_every_ms = 800});
+    ck_assert_msg(sim_run_for(s, 2000, 20), "%s", sim_failure(s));
+    sim_heal(s);
+    ck_assert_msg(sim_live_within(s, 3000), "%s",
+                  sim_failure(s) ? sim_failure(s) : "no commit");
+    fprintf(mem, "end t=%" PRIu64 " committed=%" PRIu64 " leader=%" PRIu32
+            "\n", sim_now(s), sim_committed_len(s), sim_leader(s));
+    sim_free(s);
+    ck_assert_int_eq(fclose(mem), 0);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (*len == cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        size_t n = fread(buf + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0) {
+            break;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* 1-based number of the first line where @a and @b differ. */
+static size_t first_diff_line(const char *a, size_t alen, const char *b,
+                              size_t blen, size_t *at)
+{
+    size_t line = 1, i = 0;
+    while (i < alen && i < blen && a[i] == b[i]) {
+        line += a[i] == '\n';
+        i++;
+    }
+    while (i > 0 && a[i - 1] != '\n') {
+        i--;
+    }
+    *at = i;
+    return line;
+}
+
+/* Length of the line at @p (@n bytes left), without its newline. */
+static int line_len(const char *p, size_t n)
+{
+    const char *nl = memchr(p, '\n', n);
+    return (int)(nl != NULL ? (size_t)(nl - p) : n);
+}
+
+START_TEST(test_golden_trace_of_one_seed_matches_the_checked_in_file)
+{
+    /* Given seed 3's short fault run traced line by line, */
+    char *got;
+    size_t got_len;
+    golden_run(&got, &got_len);
+    /* when the core and the simulator behave as when the file was made,
+     * the trace is byte for byte the checked-in one. */
+    const char *path = STRATA_SOURCE_ROOT "/" GOLDEN_FILE;
+    const char *update = getenv("STRATA_GOLDEN_UPDATE");
+    if (update != NULL && update[0] == '1') {
+        FILE *f = fopen(path, "wb");
+        ck_assert_msg(f != NULL, "cannot write %s", path);
+        ck_assert_uint_eq(fwrite(got, 1, got_len, f), got_len);
+        ck_assert_int_eq(fclose(f), 0);
+        fprintf(stderr, "golden trace rewritten: %s (%zu bytes)\n", path,
+                got_len);
+    }
+    size_t want_len;
+    char *want = read_all(path, &want_len);
+    ck_assert_msg(want != NULL, "missing %s; make it with "
+                  "STRATA_GOLDEN_UPDATE=1", path);
+    if (want_len != got_len || memcmp(want, got, got_len) != 0) {
+        size_t at;
+        size_t line = first_diff_line(want, want_len, got, got_len, &at);
+        const char *actual = "raft_seed3.trace.actual";
+        FILE *f = fopen(actual, "wb");
+        if (f != NULL) {
+            fwrite(got, 1, got_len, f);
+            fclose(f);
+        }
+        char cwd[512];
+        if (getcwd(cwd, sizeof cwd) == NULL) {
+            cwd[0] = '\0';
+        }
+        ck_abort_msg("golden trace differs from line %zu:\n  want: %.*s\n"
+                     "  got:  %.*s\ndiff -u %s %s/%s\nif the change is "
+                     "meant, rewrite it: STRATA_GOLDEN_UPDATE=1 and review "
+                     "the diff", line, line_len(want + at, want_len - at),
+                     want + at, line_len(got + at, got_len - at), got + at,
+                     path, cwd, actual);
+    }
+    free(want);
+    free(got);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("sim_raft_directed");
@@ -382,6 +525,10 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 0);
     tcase_add_test(tc, test_wiped_follower_catches_up_by_snapshot);
     tcase_add_test(tc, test_wiped_leader_rejoins_and_catches_up_from_the_log);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("golden");
+    tcase_add_test(tc,
+                   test_golden_trace_of_one_seed_matches_the_checked_in_file);
     suite_add_tcase(s, tc);
     return s;
 }
