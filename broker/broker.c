@@ -297,6 +297,7 @@ void st_broker_free(struct st_broker *b)
     if (b->stop_ev) {
         event_free(b->stop_ev);
     }
+    st_broker_crash_disarm();
     st_coord_free(b->coord); /* answers responses waiting for the HW */
     /* Stop taking requests first; waiting replies are answered below. */
     st_rpc_server_free(b->server);

@@ -110,6 +110,7 @@ void st_broker_producer_ids_free(struct st_broker *b);
 struct st_vfs *st_broker_vfs(const struct st_conf *conf);
 /* Arm SIGUSR1 (the crash) when test.vfs=crashable. Errors: ST_ENOMEM. */
 int st_broker_crash_arm(struct event_base *base, const struct st_conf *conf);
+void st_broker_crash_disarm(void);
 
 /* Answer @reply with error @code (errors.proto) and @msg, no body. */
 void st_broker_reply_error(struct st_rpc_reply *reply, int32_t code,

@@ -45,6 +45,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tracked *table;
 static size_t n_table, cap_table;
 static struct st_vfs crash_vfs;
+static struct event *usr1_ev;
 
 static struct tracked *find_locked(const char *path)
 {
@@ -267,14 +268,21 @@ struct st_vfs *st_broker_vfs(const struct st_conf *conf)
     return &crash_vfs;
 }
 
-/* The event lives until exit (tests only). */
+void st_broker_crash_disarm(void)
+{
+    if (usr1_ev != NULL) {
+        event_free(usr1_ev);
+        usr1_ev = NULL;
+    }
+}
+
 int st_broker_crash_arm(struct event_base *base, const struct st_conf *conf)
 {
     if (strcmp(st_conf_str(conf, "test.vfs"), "crashable") != 0) {
         return 0;
     }
-    struct event *ev = evsignal_new(base, SIGUSR1, usr1_cb, NULL);
-    if (ev == NULL || evsignal_add(ev, NULL) != 0) {
+    usr1_ev = evsignal_new(base, SIGUSR1, usr1_cb, NULL);
+    if (usr1_ev == NULL || evsignal_add(usr1_ev, NULL) != 0) {
         return ST_ENOMEM;
     }
     ST_WARN("broker", "test.vfs=crashable: SIGUSR1 drops un-fsynced writes "

@@ -1218,7 +1218,9 @@ int main(int argc, char **argv)
             run_for_ms(200);
         }
         if (res.error != 0) {
-            die("idem-batch: error %d %s", res.error, res.msg);
+            printf("error %d\n", res.error);
+            fprintf(stderr, "idem-batch: error %d %s\n", res.error, res.msg);
+            return 3;
         }
         printf("%" PRId64 " %" PRId64 " %d\n", res.base_offset, pid, epoch);
         return 0;
