@@ -14,6 +14,7 @@
  */
 #include "common/rpc_client.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -32,6 +33,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/util.h>
+#include <openssl/err.h>
 
 #include "common/alloc.h"
 #include "common/diag.h"
@@ -492,27 +494,55 @@ static void client_on_connected(struct st_rpc_client *c)
     }
 }
 
+/* The socket's own error: errno as libevent left it, else SO_ERROR (a
+ * refused or reset connection leaves one there). 0 when none. */
+static int socket_error(struct bufferevent *bev, int sock_err)
+{
+    if (sock_err != 0) {
+        return sock_err;
+    }
+    int so = 0;
+    socklen_t len = sizeof so;
+    if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &so,
+                   &len) != 0) {
+        return 0;
+    }
+    return so;
+}
+
+/* Why the connection failed. A failure with no TLS reason is a transport
+ * one and gets the socket's errno text ("connection refused" when nothing
+ * listens): libevent queues SSL_get_error() values such as
+ * SSL_ERROR_SYSCALL next to real OpenSSL reasons, and those alone do not
+ * make a TLS failure. Only when neither side says anything does the text
+ * blame the handshake. */
 static void describe_bev_error(struct st_rpc_client *c, short what,
                                char *out, size_t cap)
 {
     unsigned long errs[8];
-    size_t n = 0;
+    size_t n = 0, reasons = 0;
     unsigned long e;
     while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
         if (n < 8) {
             errs[n++] = e;
         }
+        if (ERR_GET_LIB(e) != 0 || e > SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+            reasons++;
+        }
     }
     int sock_err = EVUTIL_SOCKET_ERROR();
     SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    bool tls_silent = reasons == 0 && ERR_peek_error() == 0 &&
+                      SSL_get_verify_result(ssl) == X509_V_OK;
+    int os_err = tls_silent ? socket_error(c->bev, sock_err) : 0;
     if (what & BEV_EVENT_TIMEOUT) {
         snprintf(out, cap, "timed out after %u ms %s", c->connect_timeout_ms,
                  "connecting (TCP and TLS handshake)");
-    } else if (n == 0 && SSL_get_verify_result(ssl) == X509_V_OK &&
-               (sock_err != 0 || c->state == C_OPEN)) {
-        snprintf(out, cap, "%s", sock_err != 0
-                                     ? evutil_socket_error_to_string(sock_err)
-                                     : "closed without a TLS close_notify");
+    } else if (os_err != 0) {
+        snprintf(out, cap, "%s", evutil_socket_error_to_string(os_err));
+        out[0] = (char)tolower((unsigned char)out[0]); /* "connection refused" */
+    } else if (tls_silent && c->state == C_OPEN) {
+        snprintf(out, cap, "closed without a TLS close_notify");
     } else {
         st_tls_describe(c->tls, ssl, errs, n, out, cap);
     }

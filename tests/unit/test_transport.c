@@ -936,6 +936,33 @@ START_TEST(test_client_reconnects_after_the_server_restarts)
 }
 END_TEST
 
+struct last_error {
+    char text[ST_TLS_ERR_BYTES];
+};
+
+static void read_last_error(void *arg)
+{
+    struct last_error *e = arg;
+    snprintf(e->text, sizeof e->text, "%s", st_rpc_client_last_error(f.cli));
+}
+
+START_TEST(test_refused_tcp_connect_is_reported_as_connection_refused)
+{
+    /* Given a connected client whose server goes away, */
+    on_loop(stop_server, NULL);
+    /* when its reconnect attempts meet a port nobody listens on (the first
+     * disconnect is the close, the later ones are refused connects), */
+    ck_assert(wait_for(&f.disconnects, 3, 5000));
+    struct last_error e;
+    on_loop(read_last_error, &e);
+    /* the error says the connection was refused, not a TLS mystery. */
+    ck_assert_msg(strstr(e.text, "refused") != NULL, "last_error: %s",
+                  e.text);
+    ck_assert_msg(strstr(e.text, "TLS") == NULL, "last_error: %s", e.text);
+    on_loop(start_server, NULL); /* teardown frees it */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static bool once;
@@ -962,6 +989,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_truncated_frame_at_eof_gets_an_error_and_a_close);
     tcase_add_test(tc, test_server_stops_reading_while_a_client_does_not_drain);
     tcase_add_test(tc, test_client_reconnects_after_the_server_restarts);
+    tcase_add_test(tc, test_refused_tcp_connect_is_reported_as_connection_refused);
     suite_add_tcase(s, tc);
     return s;
 }
