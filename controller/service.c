@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/diag.h"
 #include "common/err.h"
+#include "controller/decide_preferred.h"
 #include "controller/service_int.h"
 
 static uint64_t now_ms(void)
@@ -451,7 +452,22 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
                 "expired broker sessions", s->id, recs.n);
         propose_unanswered(s, &recs);
     }
+    size_t fenced = recs.n;
     st_meta_recs_close(&recs);
+    /* Preferred leaders, every two session timeouts, and only while no
+     * fencing is being proposed above. */
+    if (rv == 0 && fenced == 0 && s->auto_leader_rebalance &&
+        now_ms() >= s->rebalance_at_ms) {
+        s->rebalance_at_ms = now_ms() + 2 * s->session_timeout_ms;
+        st_meta_recs_init(&recs);
+        rv = st_meta_decide_preferred_leaders(s->pending, 16, &recs);
+        if (rv == 0 && recs.n > 0) {
+            ST_INFO("controller", "node=%" PRIu32 " preferred leaders: "
+                    "moving %zu partition(s) back", s->id, recs.n);
+            propose_unanswered(s, &recs);
+        }
+        st_meta_recs_close(&recs);
+    }
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -475,6 +491,7 @@ int st_ctl_service_new(const struct st_ctl_service_config *cfg,
     s->id = cfg->id;
     snprintf(s->cluster_id, sizeof s->cluster_id, "%s", cfg->cluster_id);
     s->session_timeout_ms = cfg->session_timeout_ms;
+    s->auto_leader_rebalance = cfg->auto_leader_rebalance;
     s->heartbeat_interval_ms = cfg->heartbeat_interval_ms;
     s->snapshot_max_records = cfg->snapshot_max_records;
     s->rng = now_ms() ^ ((uint64_t)getpid() << 20) ^ cfg->id;
@@ -539,7 +556,7 @@ void st_ctl_service_metrics(const struct st_ctl_service *s, FILE *out)
         "describe_topics", "list_topics", "alter_configs",
         "describe_configs", NULL, NULL, NULL, "broker_registration",
         "broker_heartbeat", "fetch_metadata", "alter_partition",
-        "allocate_producer_ids"};
+        "allocate_producer_ids", "create_partitions"};
     fprintf(out, "# HELP strata_controller_requests_total Controller "
             "requests received, by API.\n"
             "# TYPE strata_controller_requests_total counter\n");

@@ -1,12 +1,13 @@
 /* The controller service: the controller RPC family (proto/controller.proto)
  * on top of the Raft driver and the metadata state machine.
  *
- * Writes (create/delete topics, alter configs, broker registration and
- * heartbeats, alter partition, producer ids) are decided by the active
- * controller (controller/decide.h) against its "pending" state — the
- * applied state plus its own uncommitted proposals, rebuilt from the log
- * when it wins leadership — proposed as Raft entries (one MetadataRecord
- * each), and answered once the last of them is committed and applied.
+ * Writes (create/delete topics, create partitions, alter configs, broker
+ * registration and heartbeats, alter partition, producer ids) are decided
+ * by the active controller (controller/decide.h) against its "pending"
+ * state — the applied state plus its own uncommitted proposals, rebuilt
+ * from the log when it wins leadership — proposed as Raft entries (one
+ * MetadataRecord each), and answered once the last of them is committed
+ * and applied.
  * A voter that is not the active controller answers NOT_CONTROLLER with
  * the leader's id and address. Reads (describe quorum, list/describe
  * topics, describe configs) are answered by every voter from its applied
@@ -44,6 +45,7 @@ struct st_ctl_service_config {
     uint64_t session_timeout_ms;
     uint64_t heartbeat_interval_ms;
     int64_t snapshot_max_records;
+    bool auto_leader_rebalance;    /* preferred-leader election */
 };
 
 /* Make the service (the applied state is empty until the driver restores

@@ -1,5 +1,5 @@
 /* Controller admin APIs: describe quorum, create/delete/describe/list
- * topics, alter/describe configs (see service.h). */
+ * topics, create partitions, alter/describe configs (see service.h). */
 #include <inttypes.h>
 #include <string.h>
 
@@ -316,6 +316,114 @@ static void delete_topics(void *arg, const struct st_rpc_request *req,
     svc_wait(s, last, reply, delete_done, c);
 }
 
+/* ---- create partitions ---- */
+
+static void partitions_done(struct st_ctl_service *s, struct waiter *w,
+                            int error, const char *msg)
+{
+    struct create_ctx *c = w->ctx;
+    if (w->reply == NULL) {
+        return;
+    }
+    Strata__Ctl__CreatePartitionsResponse resp =
+        STRATA__CTL__CREATE_PARTITIONS_RESPONSE__INIT;
+    Strata__Ctl__CreatePartitionsResult *rs = st_calloc(c->n + 1, sizeof *rs);
+    Strata__Ctl__CreatePartitionsResult **rps =
+        st_calloc(c->n + 1, sizeof *rps);
+    Strata__Ctl__ItemError *es = st_calloc(c->n + 1, sizeof *es);
+    if (rs == NULL || rps == NULL || es == NULL) {
+        st_rpc_reply_send(w->reply, STRATA__ERROR_CODE__UNKNOWN, "no memory",
+                          (struct st_bytes){0}, (struct st_bytes){0});
+        goto out;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        strata__ctl__create_partitions_result__init(&rs[i]);
+        strata__ctl__item_error__init(&es[i]);
+        if (c->t[i].error == 0 && error != 0) {
+            set_error(&c->t[i], error, msg);
+        }
+        rs[i].name = c->t[i].name;
+        es[i].error = c->t[i].error;
+        es[i].message = c->t[i].msg;
+        rs[i].error = &es[i];
+        rps[i] = &rs[i];
+    }
+    Strata__Ctl__ControllerInfo ci = STRATA__CTL__CONTROLLER_INFO__INIT;
+    char host[256];
+    svc_controller_info(s, &ci, host, sizeof host);
+    resp.controller = &ci;
+    resp.topics = rps;
+    resp.n_topics = c->n;
+    svc_reply(w->reply, 0, NULL, &resp.base);
+out:
+    st_free(rs);
+    st_free(rps);
+    st_free(es);
+}
+
+/* Like create_topics: decide each topic against the pending state (so a
+ * topic named twice grows in two steps, the second checked against the
+ * first), propose, and answer once the last record is applied. */
+static void create_partitions(void *arg, const struct st_rpc_request *req,
+                              struct st_rpc_reply *reply)
+{
+    struct st_ctl_service *s = arg;
+    svc_count(s, req->api);
+    if (!svc_is_active(s)) {
+        svc_not_controller(s, reply);
+        return;
+    }
+    Strata__Ctl__CreatePartitionsRequest *in =
+        strata__ctl__create_partitions_request__unpack(NULL, req->body.len,
+                                                       req->body.base);
+    if (in == NULL) {
+        svc_reply(reply, STRATA__ERROR_CODE__CORRUPT_MESSAGE,
+                  "bad CreatePartitionsRequest", NULL);
+        return;
+    }
+    struct create_ctx *c =
+        st_calloc(1, sizeof *c + in->n_topics * sizeof c->t[0]);
+    if (c == NULL) {
+        strata__ctl__create_partitions_request__free_unpacked(in, NULL);
+        svc_reply(reply, STRATA__ERROR_CODE__UNKNOWN, "no memory", NULL);
+        return;
+    }
+    c->n = in->n_topics;
+    raft_index last = 0;
+    for (size_t i = 0; i < in->n_topics; i++) {
+        const Strata__Ctl__CreatePartitionsTopic *t = in->topics[i];
+        snprintf(c->t[i].name, sizeof c->t[i].name, "%s", t->name);
+        if (!svc_is_active(s)) {
+            set_error(&c->t[i], STRATA__ERROR_CODE__NOT_CONTROLLER,
+                      "leadership lost during the request");
+            continue;
+        }
+        struct st_meta_recs recs;
+        struct st_meta_err err = {0};
+        st_meta_recs_init(&recs);
+        int rv = st_meta_decide_create_partitions(s->pending, t->name,
+                                                  t->total, &s->rng, &recs,
+                                                  &err);
+        raft_index idx = 0;
+        if (rv == 0 && !in->validate_only) {
+            rv = svc_propose(s, &recs, &idx);
+            err.code = rv == 0              ? 0
+                       : rv == ST_ENOTLEADER ? STRATA__ERROR_CODE__NOT_CONTROLLER
+                                             : STRATA__ERROR_CODE__UNKNOWN;
+            snprintf(err.msg, sizeof err.msg, "%s", rv ? st_strerror(rv) : "");
+        }
+        st_meta_recs_close(&recs);
+        if (rv != 0) {
+            set_error(&c->t[i], err.code ? err.code
+                                         : STRATA__ERROR_CODE__UNKNOWN,
+                      err.msg);
+        }
+        last = idx > last ? idx : last;
+    }
+    strata__ctl__create_partitions_request__free_unpacked(in, NULL);
+    svc_wait(s, last, reply, partitions_done, c);
+}
+
 /* ---- describe / list topics (any voter, applied state) ---- */
 
 struct topic_view {
@@ -613,6 +721,7 @@ int svc_admin_register(struct st_ctl_service *s)
         {STRATA__CTL__API__LIST_TOPICS, list_topics},
         {STRATA__CTL__API__ALTER_CONFIGS, alter_configs},
         {STRATA__CTL__API__DESCRIBE_CONFIGS, describe_configs},
+        {STRATA__CTL__API__CREATE_PARTITIONS, create_partitions},
     };
     for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++) {
         int rv = st_rpc_server_register(s->server, apis[i].api, 0, 0, 0,

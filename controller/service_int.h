@@ -16,7 +16,7 @@
 #include "errors.pb-c.h"
 
 #define API_FIRST 100
-#define API_COUNT 15
+#define API_COUNT 16
 
 struct waiter;
 /* Build and send the answer once the proposal is applied (@error 0) or
@@ -60,6 +60,8 @@ struct st_ctl_service {
     struct st_meta_heartbeat_time *hb;
     size_t n_hb, cap_hb;
     struct event *fence_timer;
+    bool auto_leader_rebalance;
+    uint64_t rebalance_at_ms;      /* next preferred-leader check */
     struct event *wake_ev;      /* answers pollers after a commit */
     struct st_buf snap_buf;
     uint64_t requests[API_COUNT];

@@ -648,6 +648,63 @@ START_TEST(test_unknown_topic_is_a_per_topic_error)
 }
 END_TEST
 
+static Strata__Ctl__CreatePartitionsResponse *
+create_partitions(const char *name, int32_t total)
+{
+    Strata__Ctl__CreatePartitionsTopic t =
+        STRATA__CTL__CREATE_PARTITIONS_TOPIC__INIT;
+    t.name = (char *)name;
+    t.total = total;
+    Strata__Ctl__CreatePartitionsTopic *tp = &t;
+    Strata__Ctl__CreatePartitionsRequest req =
+        STRATA__CTL__CREATE_PARTITIONS_REQUEST__INIT;
+    req.topics = &tp;
+    req.n_topics = 1;
+    int32_t err;
+    Strata__Ctl__CreatePartitionsResponse *r = (void *)call(
+        STRATA__CTL__API__CREATE_PARTITIONS, &req.base,
+        &strata__ctl__create_partitions_response__descriptor, &err);
+    ck_assert_int_eq(err, 0);
+    ck_assert_uint_eq(r->n_topics, 1);
+    ck_assert_str_eq(r->topics[0]->name, name);
+    return r;
+}
+
+START_TEST(test_create_partitions_grows_a_topic_and_refuses_shrinking)
+{
+    /* Given three brokers and a topic of 2 partitions, */
+    voter_start();
+    wait_active();
+    brokers_up(3);
+    create_topic("grow", 2, 2);
+    /* when it is grown to 5, the answer comes once the new partitions are
+     * in the committed metadata, with the topic's replication factor; */
+    Strata__Ctl__CreatePartitionsResponse *r = create_partitions("grow", 5);
+    ck_assert_msg(r->topics[0]->error->error == 0, "%s",
+                  r->topics[0]->error->message);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    struct st_meta *m = fetch_state();
+    const struct st_meta_topic *t = st_meta_topic_by_name(m, "grow");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->n_parts, 5);
+    for (int32_t p = 2; p < 5; p++) {
+        ck_assert_int_eq(t->parts[p].n_replicas, 2);
+        ck_assert_int_ge(t->parts[p].leader, 1);
+    }
+    st_meta_free(m);
+    /* a total not above the current count is INVALID_PARTITIONS, */
+    r = create_partitions("grow", 5);
+    ck_assert_int_eq(r->topics[0]->error->error,
+                     STRATA__ERROR_CODE__INVALID_PARTITIONS);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    /* and an unknown topic is UNKNOWN_TOPIC_OR_PARTITION. */
+    r = create_partitions("ghost", 3);
+    ck_assert_int_eq(r->topics[0]->error->error,
+                     STRATA__ERROR_CODE__UNKNOWN_TOPIC_OR_PARTITION);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("ctl_service");
@@ -664,6 +721,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_producer_id_blocks_do_not_overlap);
     tcase_add_test(tc, test_restart_recovers_the_metadata_from_the_log);
     tcase_add_test(tc, test_unknown_topic_is_a_per_topic_error);
+    tcase_add_test(tc,
+                   test_create_partitions_grows_a_topic_and_refuses_shrinking);
     tcase_add_test(tc, test_concurrent_creates_share_fsyncs);
     tcase_add_test(tc,
                    test_high_watermark_is_the_last_record_not_a_raft_noop);
