@@ -53,7 +53,8 @@
  * directory rejoins as a new (non-voting) member until it is added back.
  * Until then, re-format a voter only while the others hold every committed
  * entry and have a leader; tests/sim treats the wipe as an explicit fault
- * (sim_wipe()).
+ * (sim_wipe(); test_sim_raft_directed shows both the safe case and a
+ * commit lost when a wipe ignores that precondition).
  *
  * All arrays and views in a struct raft_update belong to the core and stay
  * valid until the next raft_step() or raft_free().
