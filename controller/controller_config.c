@@ -39,6 +39,8 @@ const struct st_conf_key st_ctl_config_schema[] = {
      "PEM private key of tls.cert.file"},
     {"broker.session.timeout.ms", ST_CONF_MS, "9s", 100, 86400000, NULL, 0,
      "a broker without heartbeats this long is fenced"},
+    {"auto.leader.rebalance.enable", ST_CONF_BOOL, "true", 0, 0, NULL, 0,
+     "move leadership back to each partition's first replica once in sync"},
     {"broker.heartbeat.interval.ms", ST_CONF_MS, "2s", 10, 3600000, NULL, 0,
      "how often brokers are told to heartbeat (informational)"},
     {"controller.election.timeout.ms", ST_CONF_MS, "300ms", 20, 60000, NULL,

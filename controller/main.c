@@ -215,6 +215,8 @@ static int run(struct proc *p, const char *cluster_id)
     svc_cfg.id = (raft_id)id;
     svc_cfg.cluster_id = cluster_id;
     svc_cfg.session_timeout_ms = st_conf_ms(c, "broker.session.timeout.ms");
+    svc_cfg.auto_leader_rebalance =
+        st_conf_bool(c, "auto.leader.rebalance.enable");
     svc_cfg.heartbeat_interval_ms =
         st_conf_ms(c, "broker.heartbeat.interval.ms");
     svc_cfg.snapshot_max_records =
