@@ -104,7 +104,7 @@ void sim_restart(struct sim *s, raft_id id);
  * sim_restart() or sim_heal()) with term 0, no vote and no log.
  *
  * This is an explicit fault outside Raft's model (see raft.h, "KNOWN
- * hazard"): the re-formatted incarnation may grant a second vote in a
+ * HAZARD"): the re-formatted incarnation may grant a second vote in a
  * term it had voted in. The election-safety checker therefore tolerates
  * two leaders in a term T only if some wiped node granted a vote in T
  * after its wipe and T is at most the term it had reached before the
