@@ -1,6 +1,9 @@
-/* Admin APIs (create/delete/describe/list topics, alter/describe configs):
- * forwarded to the active controller, their bodies being the controller
- * family's messages byte for byte (client.proto). The broker only fills
+/* Admin APIs (create/delete/describe/list topics, create partitions,
+ * alter/describe configs, describe quorum): forwarded to the active
+ * controller (DescribeQuorum: to the voter this broker follows, which is
+ * the active controller but for a moment after an election), their bodies
+ * being the controller family's messages byte for byte (client.proto), so
+ * clients never need the controllers' addresses. The broker only fills
  * in its own defaults for a CreateTopics that leaves the partition count
  * or replication factor at -1 (num.partitions, default.replication.factor),
  * as a Kafka broker does. The controller's answer (error, message, body)
@@ -33,6 +36,9 @@ static const struct {
     {STRATA__CLIENT__API__ALTER_CONFIGS, STRATA__CTL__API__ALTER_CONFIGS},
     {STRATA__CLIENT__API__DESCRIBE_CONFIGS,
      STRATA__CTL__API__DESCRIBE_CONFIGS},
+    {STRATA__CLIENT__API__CREATE_PARTITIONS,
+     STRATA__CTL__API__CREATE_PARTITIONS},
+    {STRATA__CLIENT__API__DESCRIBE_QUORUM, STRATA__CTL__API__DESCRIBE_QUORUM},
 };
 
 static void forwarded(void *arg, int status,

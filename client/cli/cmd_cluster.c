@@ -1,8 +1,9 @@
 /* strata cluster status | health: the cluster as the brokers see it (the
  * active controller, brokers and their state, partition counts) plus the
- * controller voters and their lag when bootstrap.controllers (or
- * --bootstrap-controller) names them: brokers do not forward
- * DescribeQuorum.
+ * controller voters and their lag, which brokers forward from the active
+ * controller (DescribeQuorum), so no controller address is needed. When
+ * bootstrap.controllers (or --bootstrap-controller) names the voters, they
+ * are asked directly instead (an override for when brokers are down).
  *
  * Health is one verdict with its reasons: unhealthy when no broker
  * answers, no controller is active, a broker is fenced, a partition has no
@@ -22,12 +23,28 @@
 
 #define VOTER_LAG_MAX 1000
 #define REASONS_MAX 16
+#define VOTERS_MAX 16
+
+/* The quorum from either source (brokers or the voters themselves). */
+struct voter_view {
+    int32_t id;
+    char host[256];
+    uint32_t port;
+    int64_t log_end_offset, lag; /* -1: unknown */
+};
+
+struct quorum_view {
+    int32_t leader_id;
+    char answered_role[32];
+    size_t n;
+    struct voter_view v[VOTERS_MAX];
+};
 
 struct snapshot {
     strata_metadata_t *cluster; /* brokers, controller */
     strata_metadata_t *topics;
     int partitions, under_replicated, offline;
-    Strata__Ctl__DescribeQuorumResponse *quorum; /* NULL: not asked/failed */
+    struct quorum_view *quorum; /* NULL: failed */
     char quorum_err[512];
     char reasons[REASONS_MAX][256];
     int n_reasons;
@@ -53,9 +70,7 @@ static void snapshot_free(struct snapshot *s)
 {
     strata_metadata_destroy(s->cluster);
     strata_metadata_destroy(s->topics);
-    if (s->quorum != NULL) {
-        protobuf_c_message_free_unpacked(&s->quorum->base, NULL);
-    }
+    free(s->quorum);
     memset(s, 0, sizeof *s);
 }
 
@@ -100,13 +115,68 @@ static void judge(struct snapshot *s)
     if (s->quorum_err[0] != '\0') {
         reason(s, "controller quorum: %s", s->quorum_err);
     }
-    for (size_t i = 0; s->quorum != NULL && i < s->quorum->n_voters; i++) {
-        const Strata__Ctl__VoterState *v = s->quorum->voters[i];
+    for (size_t i = 0; s->quorum != NULL && i < s->quorum->n; i++) {
+        const struct voter_view *v = &s->quorum->v[i];
         if (v->lag < 0 || v->lag > VOTER_LAG_MAX) {
             reason(s, "voter %" PRId32 " lags (%s)", v->id,
                    v->lag < 0 ? "log end unknown" : "behind");
         }
     }
+}
+
+static void voter_set(struct voter_view *v, int32_t id, const char *host,
+                      uint32_t port, int64_t log_end_offset, int64_t lag)
+{
+    v->id = id;
+    snprintf(v->host, sizeof v->host, "%s", host ? host : "");
+    v->port = port;
+    v->log_end_offset = log_end_offset;
+    v->lag = lag;
+}
+
+/* The quorum through a broker (the default) or, with
+ * bootstrap.controllers, from the voters. -1 with @err on failure. */
+static int quorum_take(struct cli_opts *o, strata_t *rk,
+                       struct quorum_view **out, char *err, size_t cap)
+{
+    struct quorum_view *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    if (o->bootstrap_controller != NULL) {
+        Strata__Ctl__DescribeQuorumResponse *r;
+        if (cli_quorum_fetch(o, &r, err, cap) != 0) {
+            free(q);
+            return -1;
+        }
+        q->leader_id = r->controller ? r->controller->leader_id : -1;
+        snprintf(q->answered_role, sizeof q->answered_role, "%s", r->role);
+        for (size_t i = 0; i < r->n_voters && q->n < VOTERS_MAX; i++) {
+            const Strata__Ctl__VoterState *v = r->voters[i];
+            voter_set(&q->v[q->n++], v->id, v->host, v->port,
+                      v->log_end_offset, v->lag);
+        }
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    } else {
+        strata_quorum_info_t *r;
+        if (strata_admin_describe_quorum(rk, &r, cli_timeout_ms(o), err,
+                                         cap) != 0) {
+            free(q);
+            return -1;
+        }
+        q->leader_id = r->leader_id;
+        snprintf(q->answered_role, sizeof q->answered_role, "%s",
+                 r->answered_role);
+        for (int i = 0; i < r->voter_cnt && q->n < VOTERS_MAX; i++) {
+            const strata_voter_info_t *v = &r->voters[i];
+            voter_set(&q->v[q->n++], v->id, v->host, (uint32_t)v->port,
+                      v->log_end_offset, v->lag);
+        }
+        strata_quorum_info_destroy(r);
+    }
+    *out = q;
+    return 0;
 }
 
 /* Fill @s; -1 with @err when the brokers could not be asked. */
@@ -128,6 +198,10 @@ static int snapshot_take(struct cli_opts *o, struct snapshot *s, char *err,
         e = strata_admin_describe_topics(rk, NULL, 0, &s->topics, tmo, why,
                                          sizeof why);
     }
+    if (e == 0 && quorum_take(o, rk, &s->quorum, s->quorum_err,
+                              sizeof s->quorum_err) != 0) {
+        s->quorum = NULL;
+    }
     strata_destroy(rk);
     if (e != 0) {
         snprintf(err, cap, "%s", why);
@@ -135,11 +209,6 @@ static int snapshot_take(struct cli_opts *o, struct snapshot *s, char *err,
         return -1;
     }
     count_partitions(s);
-    if (o->bootstrap_controller != NULL &&
-        cli_quorum_fetch(o, &s->quorum, s->quorum_err,
-                         sizeof s->quorum_err) != 0) {
-        s->quorum = NULL;
-    }
     judge(s);
     return 0;
 }
@@ -147,8 +216,8 @@ static int snapshot_take(struct cli_opts *o, struct snapshot *s, char *err,
 static const char *leader_host(const struct snapshot *s, int32_t id,
                                char *buf, size_t cap)
 {
-    for (size_t i = 0; s->quorum != NULL && i < s->quorum->n_voters; i++) {
-        const Strata__Ctl__VoterState *v = s->quorum->voters[i];
+    for (size_t i = 0; s->quorum != NULL && i < s->quorum->n; i++) {
+        const struct voter_view *v = &s->quorum->v[i];
         if (v->id == id) {
             snprintf(buf, cap, " (%s:%" PRIu32 ")", v->host, v->port);
             return buf;
@@ -171,10 +240,9 @@ static void status_human(const struct snapshot *s)
     if (s->quorum != NULL) {
         printf("\n%-6s %-22s %-8s %10s %6s\n", "VOTER", "ADDRESS", "ROLE",
                "LOG-END", "LAG");
-        int32_t lid = s->quorum->controller ? s->quorum->controller->leader_id
-                                            : -1;
-        for (size_t i = 0; i < s->quorum->n_voters; i++) {
-            const Strata__Ctl__VoterState *v = s->quorum->voters[i];
+        int32_t lid = s->quorum->leader_id;
+        for (size_t i = 0; i < s->quorum->n; i++) {
+            const struct voter_view *v = &s->quorum->v[i];
             char addr[300], end[32], lag[32];
             snprintf(addr, sizeof addr, "%s:%" PRIu32, v->host, v->port);
             snprintf(end, sizeof end, "%" PRId64, v->log_end_offset);
@@ -183,11 +251,8 @@ static void status_human(const struct snapshot *s)
                    v->id == lid ? "leader" : "follower",
                    v->log_end_offset < 0 ? "?" : end, v->lag < 0 ? "?" : lag);
         }
-    } else if (s->quorum_err[0] != '\0') {
-        printf("voters: %s\n", s->quorum_err);
     } else {
-        printf("voters: not shown (brokers do not forward DescribeQuorum; "
-               "set bootstrap.controllers)\n");
+        printf("voters: %s\n", s->quorum_err);
     }
     printf("\n%-6s %-22s %-8s %s\n", "BROKER", "ADDRESS", "STATE", "RACK");
     for (int i = 0; i < c->broker_cnt; i++) {
@@ -223,11 +288,10 @@ static void status_json(const struct snapshot *s)
     if (s->quorum == NULL) {
         printf("null");
     } else {
-        int32_t lid = s->quorum->controller ? s->quorum->controller->leader_id
-                                            : -1;
+        int32_t lid = s->quorum->leader_id;
         printf("[");
-        for (size_t i = 0; i < s->quorum->n_voters; i++) {
-            const Strata__Ctl__VoterState *v = s->quorum->voters[i];
+        for (size_t i = 0; i < s->quorum->n; i++) {
+            const struct voter_view *v = &s->quorum->v[i];
             printf("%s{\"id\":%" PRId32 ",\"host\":", i ? "," : "", v->id);
             cli_json_str(stdout, v->host);
             printf(",\"port\":%" PRIu32 ",\"leader\":%s,\"log_end_offset\":%"

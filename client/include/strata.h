@@ -577,6 +577,63 @@ strata_resp_err_t strata_admin_describe_cluster(strata_t *rk,
                                                 strata_metadata_t **mdp,
                                                 int timeout_ms, char *errstr,
                                                 size_t errstr_size);
+/* Grow a topic to @total partitions (create partitions; never shrinks).
+ * New partitions get the topic's replication factor and are placed like a
+ * new topic's. Producers and consumers see them at their next metadata
+ * refresh (metadata.max.age.ms, or at once on an unknown-partition
+ * error); keyed records map to new partitions from then on. */
+typedef struct strata_new_partitions {
+    const char *topic;
+    int total;
+} strata_new_partitions_t;
+
+/* Create the partitions @t asks for (@n topics); @results (caller's array
+ * of @n) gets each outcome: STRATA_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+ * STRATA_ERR_INVALID_PARTITIONS (@total not above the current count), or
+ * 0 once the partitions are in the applied metadata. Returns 0 when the
+ * request was answered (check each result), else the request's error with
+ * @errstr. */
+strata_resp_err_t strata_admin_create_partitions(
+    strata_t *rk, const strata_new_partitions_t *t, size_t n,
+    strata_topic_result_t *results, int timeout_ms, char *errstr,
+    size_t errstr_size);
+
+/* The controller quorum, through a broker (no controller address needed):
+ * one entry per voter, as the voter that answered knows it. Only the
+ * active controller knows every voter's log end; when another voter
+ * answered (for a moment after an election), the others' log_end_offset
+ * and lag are -1. */
+typedef struct strata_voter_info {
+    int32_t id;
+    char *host;
+    int port;
+    int is_leader;
+    int64_t log_end_offset;  /* last Raft index it holds; -1: unknown */
+    int64_t lag;             /* entries behind the leader; -1: unknown */
+} strata_voter_info_t;
+
+typedef struct strata_quorum_info {
+    char *cluster_id;
+    int32_t leader_id;       /* the active controller; -1: none known */
+    uint64_t term;
+    int32_t answered_by;     /* the voter that answered */
+    char *answered_role;     /* its role: "leader", "follower", ... */
+    uint64_t commit_index;
+    uint64_t last_index;
+    strata_voter_info_t *voters;
+    int voter_cnt;
+} strata_quorum_info_t;
+
+/* Ask a broker, which forwards to the active controller. *@qp is the
+ * caller's: strata_quorum_info_destroy() it. Errors: the transport's
+ * (__TRANSPORT, __TIMED_OUT...), STRATA_ERR_REQUEST_TIMED_OUT (no
+ * controller answered the broker), __BAD_MSG, __NOMEM. */
+strata_resp_err_t strata_admin_describe_quorum(strata_t *rk,
+                                               strata_quorum_info_t **qp,
+                                               int timeout_ms, char *errstr,
+                                               size_t errstr_size);
+void strata_quorum_info_destroy(strata_quorum_info_t *q); /* NULL-safe */
+
 /* Set or remove config overrides of @topic. */
 strata_resp_err_t strata_admin_alter_configs(strata_t *rk, const char *topic,
                                              const strata_config_entry_t *c,

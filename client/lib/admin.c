@@ -467,3 +467,152 @@ strata_resp_err_t strata_admin_alter_configs(strata_t *rk, const char *topic,
     strata__ctl__alter_configs_response__free_unpacked(resp, NULL);
     return err;
 }
+
+strata_resp_err_t strata_admin_create_partitions(
+    strata_t *rk, const strata_new_partitions_t *t, size_t n,
+    strata_topic_result_t *results, int timeout_ms, char *errstr,
+    size_t errstr_size)
+{
+    Strata__Ctl__CreatePartitionsTopic ct[n ? n : 1];
+    Strata__Ctl__CreatePartitionsTopic *ctp[n ? n : 1];
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].topic == NULL || t[i].total <= 0) {
+            put(errstr, errstr_size, "create partitions",
+                "every entry needs a topic and a positive total");
+            return STRATA_ERR__INVALID_ARG;
+        }
+        Strata__Ctl__CreatePartitionsTopic init =
+            STRATA__CTL__CREATE_PARTITIONS_TOPIC__INIT;
+        ct[i] = init;
+        ct[i].name = (char *)t[i].topic;
+        ct[i].total = t[i].total;
+        ctp[i] = &ct[i];
+    }
+    Strata__Ctl__CreatePartitionsRequest req =
+        STRATA__CTL__CREATE_PARTITIONS_REQUEST__INIT;
+    req.n_topics = n;
+    req.topics = ctp;
+    size_t len = strata__ctl__create_partitions_request__get_packed_size(&req);
+    uint8_t *body = st_malloc(len + 1);
+    if (body == NULL) {
+        return STRATA_ERR__NOMEM;
+    }
+    strata__ctl__create_partitions_request__pack(&req, body);
+    struct cl_req *r;
+    strata_resp_err_t err = call(rk, STRATA__CLIENT__API__CREATE_PARTITIONS,
+                                 body, len, timeout_ms, "create partitions",
+                                 &r, errstr, errstr_size);
+    st_free(body);
+    if (err != STRATA_ERR_NO_ERROR) {
+        return err;
+    }
+    Strata__Ctl__CreatePartitionsResponse *resp =
+        strata__ctl__create_partitions_response__unpack(
+            NULL, r->resp_body.len, r->resp_body.base);
+    cl_req_release(rk, r);
+    if (resp == NULL) {
+        put(errstr, errstr_size, "create partitions", "unparsable answer");
+        return STRATA_ERR__BAD_MSG;
+    }
+    /* Results go back in request order; a topic named twice gets the
+     * answers in the order the controller decided them. */
+    bool used[resp->n_topics ? resp->n_topics : 1];
+    memset(used, 0, sizeof used);
+    for (size_t i = 0; i < n; i++) {
+        item(&results[i], t[i].topic, NULL);
+        results[i].err = STRATA_ERR__BAD_MSG;
+        for (size_t j = 0; j < resp->n_topics; j++) {
+            if (!used[j] && strcmp(resp->topics[j]->name, t[i].topic) == 0) {
+                item(&results[i], t[i].topic, resp->topics[j]->error);
+                used[j] = true;
+                break;
+            }
+        }
+    }
+    strata__ctl__create_partitions_response__free_unpacked(resp, NULL);
+    return STRATA_ERR_NO_ERROR;
+}
+
+/* ---- quorum ---- */
+
+void strata_quorum_info_destroy(strata_quorum_info_t *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    for (int i = 0; i < q->voter_cnt; i++) {
+        st_free(q->voters[i].host);
+    }
+    st_free(q->voters);
+    st_free(q->cluster_id);
+    st_free(q->answered_role);
+    st_free(q);
+}
+
+static strata_quorum_info_t *
+quorum_from(const Strata__Ctl__DescribeQuorumResponse *d)
+{
+    strata_quorum_info_t *q = st_calloc(1, sizeof *q);
+    if (q == NULL) {
+        return NULL;
+    }
+    q->cluster_id = st_strdup(d->cluster_id);
+    q->answered_role = st_strdup(d->role);
+    q->voters = st_calloc(d->n_voters ? d->n_voters : 1, sizeof *q->voters);
+    q->leader_id = d->controller != NULL ? d->controller->leader_id : -1;
+    q->term = d->controller != NULL ? d->controller->term : 0;
+    q->answered_by = d->answered_by;
+    q->commit_index = d->commit_index;
+    q->last_index = d->last_index;
+    bool ok = q->cluster_id != NULL && q->answered_role != NULL &&
+              q->voters != NULL;
+    for (size_t i = 0; ok && i < d->n_voters; i++) {
+        const Strata__Ctl__VoterState *v = d->voters[i];
+        strata_voter_info_t *o = &q->voters[q->voter_cnt++];
+        o->id = v->id;
+        o->host = st_strdup(v->host);
+        o->port = (int)v->port;
+        o->is_leader = v->id == q->leader_id;
+        o->log_end_offset = v->log_end_offset;
+        o->lag = v->lag;
+        ok = o->host != NULL;
+    }
+    if (!ok) {
+        strata_quorum_info_destroy(q);
+        return NULL;
+    }
+    return q;
+}
+
+strata_resp_err_t strata_admin_describe_quorum(strata_t *rk,
+                                               strata_quorum_info_t **qp,
+                                               int timeout_ms, char *errstr,
+                                               size_t errstr_size)
+{
+    Strata__Ctl__DescribeQuorumRequest req =
+        STRATA__CTL__DESCRIBE_QUORUM_REQUEST__INIT;
+    uint8_t body[8];
+    size_t len = strata__ctl__describe_quorum_request__pack(&req, body);
+    struct cl_req *r;
+    strata_resp_err_t err = call(rk, STRATA__CLIENT__API__DESCRIBE_QUORUM,
+                                 body, len, timeout_ms, "describe quorum", &r,
+                                 errstr, errstr_size);
+    if (err != STRATA_ERR_NO_ERROR) {
+        return err;
+    }
+    Strata__Ctl__DescribeQuorumResponse *resp =
+        strata__ctl__describe_quorum_response__unpack(NULL, r->resp_body.len,
+                                                      r->resp_body.base);
+    cl_req_release(rk, r);
+    if (resp == NULL) {
+        put(errstr, errstr_size, "describe quorum", "unparsable answer");
+        return STRATA_ERR__BAD_MSG;
+    }
+    strata_quorum_info_t *q = quorum_from(resp);
+    strata__ctl__describe_quorum_response__free_unpacked(resp, NULL);
+    if (q == NULL) {
+        return STRATA_ERR__NOMEM;
+    }
+    *qp = q;
+    return STRATA_ERR_NO_ERROR;
+}

@@ -14,8 +14,13 @@ bootstrap.servers=127.0.0.1:${BPORT[1]},127.0.0.1:${BPORT[2]},127.0.0.1:${BPORT[
 ssl.ca.location=$TMP/certs/ca.pem
 ssl.certificate.location=$TMP/certs/client.pem
 ssl.key.location=$TMP/certs/client.key
-bootstrap.controllers=127.0.0.1:${CPORT[1]},127.0.0.1:${CPORT[2]},127.0.0.1:${CPORT[3]}
 EOF
+# The broker-facing commands need no controller address (DESIGN.md 1):
+# the voters come through the brokers. The controller-facing ones (and the
+# override for cluster status) take bootstrap.controllers.
+CONTROLLERS=127.0.0.1:${CPORT[1]},127.0.0.1:${CPORT[2]},127.0.0.1:${CPORT[3]}
+cp "$TMP/client.properties" "$TMP/client-ctl.properties"
+echo "bootstrap.controllers=$CONTROLLERS" >>"$TMP/client-ctl.properties"
 export STRATA_CONFIG=$TMP/client.properties
 S() { "$CLI" --timeout-ms 10000 "$@"; }
 
@@ -46,7 +51,18 @@ S cluster status --json | json 'len(j["brokers"]) == 3 and
     all(b["state"] == "active" for b in j["brokers"]) and
     j["controller_id"] in (1, 2, 3) and len(j["voters"]) == 3 and
     j["offline_partitions"] == 0' || fail "cluster status --json"
-S cluster status | grep -q "^active controller: [123]" || fail "cluster status"
+S cluster status --json | json 'sum(v["leader"] for v in j["voters"]) == 1
+    and all(0 <= v["lag"] <= 1000 for v in j["voters"]) and
+    [v for v in j["voters"] if v["leader"]][0]["id"] == j["controller_id"]' ||
+    fail "cluster status --json: voters through brokers: $(S cluster status --json)"
+S cluster status >"$TMP/status.txt" || fail "cluster status"
+grep -q "^active controller: [123] (127.0.0.1:" "$TMP/status.txt" &&
+    [ "$(grep -c '^[123] .* \(leader\|follower\) ' "$TMP/status.txt")" -eq 3 ] ||
+    fail "cluster status voters: $(cat "$TMP/status.txt")"
+S --bootstrap-controller "127.0.0.1:${CPORT[2]}" cluster status --json |
+    json 'len(j["voters"]) == 3' || fail "cluster status with the override"
+STRATA_CONFIG=$TMP/client-ctl.properties S cluster health --json |
+    json 'j["healthy"]' || fail "cluster health with bootstrap.controllers"
 S cluster health --json | json 'j["healthy"] and j["reasons"] == []' ||
     fail "cluster health --json"
 timeout 3 "$CLI" cluster health --watch --interval-ms 500 >"$TMP/watch.out"
@@ -99,15 +115,38 @@ S topic alter-config t1 -c retention.ms=7200000 >/dev/null ||
     fail "alter-config"
 S topic describe t1 --json | json 'j["configs"]["retention.ms"] == "7200000"' ||
     fail "alter-config not visible"
-one_line_error 1 S topic add-partitions t1 --total 6
-log "ok: topic alter-config; add-partitions refused in one line"
+log "ok: topic alter-config"
+
+# add-partitions: t1 grows from 3 to 6, and a new partition takes records
+# once the brokers have applied the new metadata (a few ms after the
+# answer: retry briefly).
+S topic add-partitions t1 --total 6 --json |
+    json 'j == {"topic": "t1", "result": "grown", "partitions": 6}' ||
+    fail "topic add-partitions"
+S topic describe t1 --json | json 'len(j["partitions"]) == 6 and
+    all(p["leader"] in p["replicas"] for p in j["partitions"])' ||
+    fail "add-partitions not visible: $(S topic describe t1 --json)"
+for i in $(seq 1 20); do
+    printf 'p5-a\n' | S produce t1 -p 5 --acks 1 2>"$TMP/err" && break
+    [ "$i" -lt 20 ] || fail "produce to a new partition: $(cat "$TMP/err")"
+    sleep 0.25
+done
+S consume t1 -p 5 --from-beginning -n 1 -f '%p %o %v' | grep -qx '5 0 p5-a' ||
+    fail "consume from a new partition"
+one_line_error 1 S topic add-partitions t1 --total 4
+grep -q "INVALID_PARTITIONS\|has 6 partitions" "$TMP/err" ||
+    fail "fewer partitions: $(cat "$TMP/err")"
+one_line_error 1 S topic add-partitions nosuch --total 4
+grep -q "nosuch" "$TMP/err" || fail "unknown topic: $(cat "$TMP/err")"
+one_line_error 2 S topic add-partitions t1
+log "ok: topic add-partitions (grow, produce/consume on the new partition, errors)"
 
 S perf produce --topic t1 --records 3000 --record-size 100 --acks 1 --json \
     2>/dev/null | json 'j["records"] == 3000 and j["failed"] == 0 and
     j["latency_ms"]["p50"] <= j["latency_ms"]["p99"] <= j["latency_ms"]["max"]' ||
     fail "perf produce"
-S perf consume --topic t1 --records 3005 --json 2>/dev/null |
-    json 'j["records"] == 3005' || fail "perf consume"
+S perf consume --topic t1 --records 3006 --json 2>/dev/null |
+    json 'j["records"] == 3006' || fail "perf consume"
 log "ok: perf produce and perf consume"
 
 S topic delete t1 --json | json 'j["result"] == "deleted"' ||
@@ -136,7 +175,8 @@ rc=0
 log "ok: error paths are one line with a non-zero exit"
 
 # The controller-facing commands take the same file (bootstrap.controllers).
-"$CLI" --json quorum describe | json 'len(j["voters"]) == 3' ||
+STRATA_CONFIG=$TMP/client-ctl.properties "$CLI" --json quorum describe |
+    json 'len(j["voters"]) == 3' ||
     fail "quorum describe through client.properties"
 log "ok: quorum describe through client.properties"
 
