@@ -194,10 +194,16 @@ static int boot_call(uint32_t api, const ProtobufCMessage *m,
 {
     static int next;
     int rv = ST_ECLOSED;
-    for (int i = 0; i < n_boot; i++) {
+    /* First pass: brokers whose connection is up (a dead one would hold
+     * the request until its timeout); second pass: all. */
+    for (int i = 0; i < 2 * n_boot; i++) {
         struct conn *b = &boot[(next + i) % n_boot];
         if (b->c == NULL) {
             b->c = client_to(b->host, b->port);
+            run_for_ms(30);
+        }
+        if (i < n_boot && !st_rpc_client_connected(b->c)) {
+            continue;
         }
         rv = call(b->c, api, m, (struct st_bytes){NULL, 0}, timeout_ms, w);
         if (rv == 0) {
@@ -979,8 +985,14 @@ static int produce_one(const char *topic, int part, int acks, int64_t pid,
     m.n_partitions = 1;
     struct wait w;
     struct st_rpc_client *c = broker_client(t.leader[part]);
+    if (c != NULL && !st_rpc_client_connected(c)) {
+        run_for_ms(30); /* a new client, or a dead leader: fail fast */
+        if (!st_rpc_client_connected(c)) {
+            c = NULL;
+        }
+    }
     int rv = c ? call(c, STRATA__CLIENT__API__PRODUCE, &m.base, bytes,
-                      timeout_ms + 2000, &w)
+                      timeout_ms + 500, &w)
                : -1;
     st_batch_builder_free(bb);
     if (rv != 0) {
