@@ -185,6 +185,13 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *   auto.offset.reset [latest]    earliest|latest|error
  *   enable.auto.commit [true]
  *   auto.commit.interval.ms [5000]
+ *   enable.partition.eof [false]  consumer_poll() returns an event with
+ *                                 err STRATA_ERR__PARTITION_EOF (topic,
+ *                                 partition, offset = the high watermark)
+ *                                 when a partition's fetch position
+ *                                 reaches its high watermark: once per
+ *                                 position, again after new records or a
+ *                                 seek. It follows the records before it.
  *   fetch.min.bytes [1]
  *   fetch.max.wait.ms [500]
  *   max.partition.fetch.bytes [1MiB]
@@ -390,7 +397,8 @@ strata_resp_err_t strata_assign(strata_t *rk,
 
 /* The next record or error event, waiting up to @timeout_ms (-1 forever).
  * NULL when none came in time. A message with err != 0 is an event: e.g.
- * STRATA_ERR_OFFSET_OUT_OF_RANGE with auto.offset.reset=error, or
+ * STRATA_ERR_OFFSET_OUT_OF_RANGE with auto.offset.reset=error,
+ * STRATA_ERR__PARTITION_EOF with enable.partition.eof, or
  * STRATA_ERR__ASSIGNMENT_LOST once groups exist. Fetches are pipelined:
  * records arrive in the background while the application works.
  * Ownership: the caller's; strata_message_destroy() it. */

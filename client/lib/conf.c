@@ -62,6 +62,8 @@ static const struct st_conf_key schema[] = {
      "commit positions periodically (groups)"},
     {"auto.commit.interval.ms", ST_CONF_MS, "5000", 0, 86400000, NULL, 0,
      "auto commit period"},
+    {"enable.partition.eof", ST_CONF_BOOL, "false", 0, 0, NULL, 0,
+     "poll returns a _PARTITION_EOF event on reaching the high watermark"},
     {"fetch.min.bytes", ST_CONF_SIZE, "1", 1, 100 * MIB, NULL, 0,
      "a fetch waits for this many bytes"},
     {"fetch.max.wait.ms", ST_CONF_MS, "500", 0, 300000, NULL, 0,
@@ -323,6 +325,7 @@ int cl_conf_resolve(const strata_conf_t *conf, struct cl_conf *out, char *err,
                             : CL_RESET_LATEST;
     out->auto_commit = st_conf_bool(c, "enable.auto.commit");
     out->auto_commit_interval_ms = st_conf_ms(c, "auto.commit.interval.ms");
+    out->partition_eof = st_conf_bool(c, "enable.partition.eof");
     out->fetch_min_bytes = st_conf_size(c, "fetch.min.bytes");
     out->fetch_max_wait_ms = st_conf_ms(c, "fetch.max.wait.ms");
     out->partition_fetch_bytes_max =

@@ -48,6 +48,7 @@ struct cl_conf {
     enum cl_offset_reset offset_reset;
     bool auto_commit;
     uint64_t auto_commit_interval_ms;
+    bool partition_eof;         /* enable.partition.eof */
     uint64_t fetch_min_bytes;
     uint64_t fetch_max_wait_ms;
     uint64_t partition_fetch_bytes_max;

@@ -200,6 +200,26 @@ static void take_records(strata_t *rk, struct cl_ctp *c, const uint8_t *p,
     pthread_cond_broadcast(&rk->cond);
 }
 
+/* enable.partition.eof: once the fetch position reaches the high
+ * watermark, queue one __PARTITION_EOF event behind the records before
+ * it. Once per position and version (librdkafka's rule): new records, a
+ * seek or a re-assignment re-arm it. Requires: @lock. */
+static void maybe_eof(strata_t *rk, struct cl_ctp *c)
+{
+    if (!rk->cc.partition_eof || c->fetch_pos < 0 ||
+        c->high_watermark < 0 || c->fetch_pos < c->high_watermark ||
+        (c->eof_version == c->version && c->eof_pos == c->fetch_pos)) {
+        return;
+    }
+    char why[120];
+    snprintf(why, sizeof why, "reached the end of the partition (high "
+             "watermark %" PRId64 ")", c->high_watermark);
+    push_event(rk, c->topic, c->partition, c->fetch_pos,
+               STRATA_ERR__PARTITION_EOF, why);
+    c->eof_pos = c->fetch_pos;
+    c->eof_version = c->version;
+}
+
 /* The reset position for a partition without a valid offset. */
 static void reset_offset(strata_t *rk, struct cl_ctp *c, const char *why)
 {
@@ -307,6 +327,7 @@ static void fetch_done(void *arg, int status, const struct st_rpc_response *rs)
                 take_records(rk, c, rs->payload.base + r->payload_offset,
                              (size_t)r->payload_length);
             }
+            maybe_eof(rk, c);
             break;
         }
     }

@@ -96,6 +96,8 @@ struct cl_ctp {
     size_t queued_bytes;        /* fetched, not yet returned by poll */
     uint64_t backoff_until_ms;
     bool unknown_reported;      /* __UNKNOWN_TOPIC/PARTITION event sent */
+    int64_t eof_pos;            /* __PARTITION_EOF sent at this position */
+    uint64_t eof_version;       /* ... of this version; 0: none sent */
 };
 
 /* A consumed record as handed to the application. */

@@ -411,6 +411,37 @@ static int sc_offsets(int argc, char **argv)
     strata_destroy(co);
     printf("ok: from an offset, offset for a timestamp, watermarks\n");
 
+    /* enable.partition.eof: records 8 and 9, then one EOF event at 10
+     * (the high watermark), and no second one while nothing new comes. */
+    strata_conf_t *ec = base_conf();
+    set(ec, "enable.partition.eof", "true");
+    co = make(STRATA_CONSUMER, ec);
+    l = strata_topic_partition_list_new(1);
+    strata_topic_partition_list_add(l, topic, 0)->offset = 8;
+    strata_assign(co, l);
+    strata_topic_partition_list_destroy(l);
+    for (int64_t want = 8; want <= 9; want++) {
+        m = poll_one(co);
+        if (m->offset != want) {
+            die("eof consumer: offset %" PRId64 ", want %" PRId64, m->offset,
+                want);
+        }
+        strata_message_destroy(m);
+    }
+    m = strata_consumer_poll(co, 10000);
+    if (m == NULL || m->err != STRATA_ERR__PARTITION_EOF ||
+        m->partition != 0 || m->offset != 10 ||
+        strcmp(m->topic, topic) != 0) {
+        die("partition eof: %s offset %" PRId64,
+            m ? strata_err2str(m->err) : "no event", m ? m->offset : -1);
+    }
+    strata_message_destroy(m);
+    if ((m = strata_consumer_poll(co, 1500)) != NULL) {
+        die("a second event at the end: %s", strata_err2str(m->err));
+    }
+    strata_destroy(co);
+    printf("ok: enable.partition.eof: one event at the high watermark\n");
+
     /* Latest: only records produced after the assignment. */
     co = consumer_at(topic, STRATA_OFFSET_END);
     usleep(500000); /* let it resolve the end */
@@ -602,7 +633,30 @@ static int sc_admin(int argc, char **argv)
     }
     printf("ok: cluster %s, %d brokers, controller %d\n", md->cluster_id,
            md->broker_cnt, md->controller_id);
+    int32_t controller = md->controller_id;
     strata_metadata_destroy(md);
+    /* The quorum and partition growth, through a broker. */
+    strata_quorum_info_t *q;
+    if (strata_admin_describe_quorum(rk, &q, 5000, err, sizeof err) != 0 ||
+        q->voter_cnt != 3 || q->leader_id != controller) {
+        die("describe quorum: %s", err);
+    }
+    strata_quorum_info_destroy(q);
+    strata_new_partitions_t np[2] = {{"adm", 6}, {"no-such-topic", 2}};
+    strata_topic_result_t pr[2];
+    if (strata_admin_create_partitions(rk, np, 2, pr, 10000, err,
+                                       sizeof err) != 0 ||
+        pr[0].err != 0 || pr[1].err != STRATA_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+        die("create partitions: %s %s / %s", err, pr[0].errstr,
+            pr[1].errstr);
+    }
+    if (strata_admin_describe_topics(rk, names, 1, &md, 5000, err,
+                                     sizeof err) != 0 ||
+        md->topics[0].partition_cnt != 6) {
+        die("after create partitions: %s", err);
+    }
+    strata_metadata_destroy(md);
+    printf("ok: describe quorum (3 voters), create partitions 4 -> 6\n");
     if (strata_admin_delete_topics(rk, names, 1, &res, 10000, err,
                                    sizeof err) != 0 ||
         res.err != 0) {
