@@ -367,7 +367,9 @@ const char *strata_name(const strata_t *rk);
  * Errors: STRATA_ERR__QUEUE_FULL (queue.buffering.max.messages/.kbytes or
  * memory.limit.bytes reached: call strata_poll() and retry),
  * __MSG_SIZE_TOO_LARGE (one record over batch.size), __UNKNOWN_PARTITION
- * (over the topic's partition count), __INVALID_ARG, __STATE (not a
+ * (over the topic's partition count as last known; the metadata is then
+ * refreshed, so a retry soon after sees partitions added meanwhile),
+ * __INVALID_ARG, __STATE (not a
  * producer, or closed). On error nothing is taken and no report follows. */
 strata_resp_err_t strata_produce(strata_t *rk, const char *topic,
                                  int32_t partition, const void *key,

@@ -129,6 +129,7 @@ strata_resp_err_t strata_produce(strata_t *rk, const char *topic,
         } else if (t->n_parts > 0 && partition >= t->n_parts) {
             rv = ST_ERANGE;
             cl_acc_release(&rk->acc, m);
+            cl_md_want(rk); /* partitions may have been added since */
         }
     }
     if (rv == 0) {

@@ -642,6 +642,16 @@ static int sc_admin(int argc, char **argv)
         die("describe quorum: %s", err);
     }
     strata_quorum_info_destroy(q);
+    /* A producer that knows adm with 4 partitions, before it grows. */
+    strata_conf_t *pc = base_conf();
+    set(pc, "linger.ms", "0");
+    strata_conf_set_dr_msg_cb(pc, on_dr);
+    strata_t *prod = make(STRATA_PRODUCER, pc);
+    memset(&drs, 0, sizeof drs);
+    produce_one(prod, "adm", 0, NULL, "before", NULL, 0);
+    if (strata_flush(prod, 10000) != 0 || drs.ok != 1) {
+        die("produce before growth: %s", drs.last_errstr);
+    }
     strata_new_partitions_t np[2] = {{"adm", 6}, {"no-such-topic", 2}};
     strata_topic_result_t pr[2];
     if (strata_admin_create_partitions(rk, np, 2, pr, 10000, err,
@@ -656,7 +666,24 @@ static int sc_admin(int argc, char **argv)
         die("after create partitions: %s", err);
     }
     strata_metadata_destroy(md);
-    printf("ok: describe quorum (3 voters), create partitions 4 -> 6\n");
+    /* The running producer reaches the new partition 5: its first try
+     * may be refused as unknown, which refreshes its metadata. */
+    int64_t t0 = now_ms();
+    strata_resp_err_t pe;
+    while ((pe = strata_produce(prod, "adm", 5, NULL, 0, "after", 5, NULL, 0,
+                                STRATA_MSG_F_COPY, NULL)) ==
+               STRATA_ERR__UNKNOWN_PARTITION &&
+           now_ms() - t0 < 5000) {
+        usleep(50000);
+    }
+    if (pe != 0 || strata_flush(prod, 10000) != 0 || drs.ok != 2) {
+        die("produce to a new partition: %s %s", strata_err2str(pe),
+            drs.last_errstr);
+    }
+    printf("ok: describe quorum (3 voters), create partitions 4 -> 6, a "
+           "running producer reached partition 5 after %" PRId64 " ms\n",
+           now_ms() - t0);
+    strata_destroy(prod);
     if (strata_admin_delete_topics(rk, names, 1, &res, 10000, err,
                                    sizeof err) != 0 ||
         res.err != 0) {
