@@ -6,8 +6,9 @@
  * The file holds libstrata keys (strata.h: bootstrap.servers,
  * ssl.ca.location, ...) as key=value lines; '#' starts a comment. One key
  * is the CLI's own: bootstrap.controllers (HOST:PORT,...) names the
- * controller voters for what brokers do not forward (voter lag in
- * `cluster status`, the controller-facing commands). -b/--bootstrap
+ * controller voters for the controller-facing commands; for `cluster
+ * status|health` and `quorum describe` it is an optional override (they
+ * otherwise ask a broker, which forwards DescribeQuorum). -b/--bootstrap
  * overrides bootstrap.servers; the ssl.* keys also feed the controller
  * commands' --ca/--cert/--key when those are not given.
  * Runs on: the main thread. */

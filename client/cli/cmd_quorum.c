@@ -1,10 +1,13 @@
 /* strata quorum describe: the controller quorum as one voter sees it
  * (leader, term, commit/last index, each voter's log end and lag as the
- * leader knows them). */
+ * leader knows them). Asked of the voters when bootstrap.controllers (or
+ * --bootstrap-controller) names them, else through a broker, which
+ * forwards to the active controller. */
 #include <inttypes.h>
 #include <string.h>
 
 #include "client/cli/cli.h"
+#include "client/cli/client.h"
 #include "client/cli/ctl_rpc.h"
 #include "controller.pb-c.h"
 
@@ -105,11 +108,69 @@ int cli_quorum_fetch(const struct cli_opts *o,
     return 0;
 }
 
+/* Without controller addresses: through a broker, printed by the same
+ * printers from a view in the controller message's shape (pointing into
+ * the library's answer, so nothing of it is freed separately). */
+static int quorum_via_brokers(const struct cli_opts *o)
+{
+    char err[1024];
+    strata_t *rk = cli_client_open(o, STRATA_ADMIN, NULL, NULL, NULL, err,
+                                   sizeof err);
+    if (rk == NULL) {
+        return cli_fail("quorum describe", "%s", err);
+    }
+    strata_quorum_info_t *q;
+    strata_resp_err_t e = strata_admin_describe_quorum(rk, &q,
+                                                       cli_timeout_ms(o), err,
+                                                       sizeof err);
+    strata_destroy(rk);
+    if (e != 0) {
+        return cli_fail("quorum describe", "%s", err);
+    }
+    size_t n = (size_t)q->voter_cnt;
+    Strata__Ctl__VoterState vs[n ? n : 1];
+    Strata__Ctl__VoterState *vps[n ? n : 1];
+    Strata__Ctl__ControllerInfo ci = STRATA__CTL__CONTROLLER_INFO__INIT;
+    Strata__Ctl__DescribeQuorumResponse r =
+        STRATA__CTL__DESCRIBE_QUORUM_RESPONSE__INIT;
+    ci.leader_id = q->leader_id;
+    ci.term = q->term;
+    for (size_t i = 0; i < n; i++) {
+        const strata_voter_info_t *v = &q->voters[i];
+        strata__ctl__voter_state__init(&vs[i]);
+        vs[i].id = v->id;
+        vs[i].host = v->host;
+        vs[i].port = (uint32_t)v->port;
+        vs[i].log_end_offset = v->log_end_offset;
+        vs[i].lag = v->lag;
+        vps[i] = &vs[i];
+    }
+    r.controller = &ci;
+    r.answered_by = q->answered_by;
+    r.role = q->answered_role;
+    r.commit_index = q->commit_index;
+    r.last_index = q->last_index;
+    r.applied_offset = q->applied_offset;
+    r.cluster_id = q->cluster_id;
+    r.voters = vps;
+    r.n_voters = n;
+    if (o->json) {
+        print_json(&r);
+    } else {
+        print_human(&r);
+    }
+    strata_quorum_info_destroy(q);
+    return 0;
+}
+
 int cmd_quorum(const struct cli_opts *o, int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "describe") != 0) {
         fprintf(stderr, "usage: strata quorum describe\n");
         return 2;
+    }
+    if (o->bootstrap_controller == NULL) {
+        return quorum_via_brokers(o);
     }
     char err[1024];
     Strata__Ctl__DescribeQuorumResponse *resp;

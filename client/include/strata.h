@@ -630,6 +630,7 @@ typedef struct strata_quorum_info {
     char *answered_role;     /* its role: "leader", "follower", ... */
     uint64_t commit_index;
     uint64_t last_index;
+    int64_t applied_offset;  /* the answering voter's applied metadata */
     strata_voter_info_t *voters;
     int voter_cnt;
 } strata_quorum_info_t;

@@ -564,6 +564,7 @@ quorum_from(const Strata__Ctl__DescribeQuorumResponse *d)
     q->answered_by = d->answered_by;
     q->commit_index = d->commit_index;
     q->last_index = d->last_index;
+    q->applied_offset = d->applied_offset;
     bool ok = q->cluster_id != NULL && q->answered_role != NULL &&
               q->voters != NULL;
     for (size_t i = 0; ok && i < d->n_voters; i++) {

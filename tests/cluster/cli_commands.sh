@@ -178,7 +178,12 @@ log "ok: error paths are one line with a non-zero exit"
 STRATA_CONFIG=$TMP/client-ctl.properties "$CLI" --json quorum describe |
     json 'len(j["voters"]) == 3' ||
     fail "quorum describe through client.properties"
-log "ok: quorum describe through client.properties"
+# Without bootstrap.controllers, quorum describe goes through a broker.
+"$CLI" --json quorum describe | json 'len(j["voters"]) == 3 and
+    j["role"] == "leader" and j["answered_by"] == j["leader_id"] and
+    all(v["lag"] >= 0 for v in j["voters"])' ||
+    fail "quorum describe through a broker: $("$CLI" --json quorum describe)"
+log "ok: quorum describe through client.properties and through a broker"
 
 STATUS=0
 log "PASS: cli commands"
