@@ -22,6 +22,8 @@
 
 void st_coord_want_topic(struct st_coord *c);
 
+#define RECONCILE_HEARTBEAT_MS 200
+
 /* Every allocation of one answer, freed together after packing. */
 struct arena {
     void **v;
@@ -307,6 +309,14 @@ static void heartbeat(void *arg, const struct st_rpc_request *req,
         r.member_id = (char *)(up.hb.member_id ? up.hb.member_id : "");
         r.member_epoch = up.hb.member_epoch;
         r.heartbeat_interval_ms = up.hb.heartbeat_interval_ms;
+        if (r.error == 0 && !leave &&
+            st_group_state(g) == ST_GROUP_RECONCILING &&
+            r.heartbeat_interval_ms > RECONCILE_HEARTBEAT_MS) {
+            /* While some member is behind the target, heartbeats come
+             * sooner: a member waiting for partitions gets them soon
+             * after their owner revoked, not a whole interval later. */
+            r.heartbeat_interval_ms = RECONCILE_HEARTBEAT_MS;
+        }
         r.assignment = tps_to_pb(&a, up.hb.assignment, up.hb.n_assignment,
                                  &r.n_assignment);
         send_durable(c, s, reply, &r.base);

@@ -190,6 +190,14 @@ static int sc_produce(char **argv)
 
 /* ---- consume ---- */
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "<what> <t-p,...> t=<wall ms>" */
 static void print_list(const char *what,
                        const strata_topic_partition_list_t *l)
 {
@@ -198,7 +206,7 @@ static void print_list(const char *what,
         printf("%s%s-%d", i ? "," : "", l->elems[i].topic,
                l->elems[i].partition);
     }
-    printf("\n");
+    printf(" t=%lld\n", (long long)wall_ms());
     fflush(stdout);
 }
 
@@ -269,6 +277,8 @@ static int sc_consume(int argc, char **argv)
         die("subscribe failed");
     }
     strata_topic_partition_list_destroy(sub);
+    printf("subscribed t=%lld\n", (long long)wall_ms());
+    fflush(stdout);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGUSR1, on_signal);
