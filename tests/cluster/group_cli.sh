@@ -12,7 +12,10 @@
 #     --to-offset, --shift-by and --to-datetime commits what it printed;
 #  5. `strata consume TOPIC --group G` reads through the group and commits
 #     on exit;
-#  6. `group delete` removes the empty group; describe then says so.
+#  6. a regex subscription gets the topic; auto-commit commits exactly
+#     what poll returned (not what was fetched ahead); async commits report
+#     through the offset commit callback;
+#  7. `group delete` removes the empty group; describe then says so.
 #
 #   group_cli.sh STRATA_CONTROLLER STRATA_BROKER TESTCLI GEN_CERTS \
 #                GROUP_CONSUMER STRATA_CLI
@@ -129,7 +132,48 @@ S group describe gc1 --json |
     fail "consume --group did not commit what it printed"
 log "ok: strata consume --group reads through the group and commits"
 
-# 6. delete.
+# 6. a regex subscription, auto-commit of only what poll returned, async
+# commits with their callback.
+committed_sum() {
+    S group describe "$1" --json | python3 -c '
+import json,sys
+j=json.load(sys.stdin)
+print(sum(max(p["current_offset"],0) for p in j["partitions"]))'
+}
+"$GC" "$BOOTS" "$TMP/certs" consume grx '^t[l]$' "$TMP/grx.records" \
+    >"$TMP/grx.out" 2>>"$TMP/grx.log" &
+PIDS[grx]=$!
+wait_until 60 eval '[ "$(wc -l <"$TMP/grx.records")" -ge 3600 ]' ||
+    fail "regex member read $(wc -l <"$TMP/grx.records") of 3600"
+wait_until 20 lag_is grx 0 || fail "regex member lag $(total_lag grx)"
+kill -TERM "${PIDS[grx]}"; wait "${PIDS[grx]}"; unset "PIDS[grx]"
+log "ok: a regex subscription (^t[l]\$) got every partition of tl"
+
+"$GC" "$BOOTS" "$TMP/certs" consume gauto tl "$TMP/gauto.records" \
+    enable.auto.commit=true auto.commit.interval.ms=200 hold.after=1000 \
+    >"$TMP/gauto.out" 2>>"$TMP/gauto.log" &
+PIDS[gauto]=$!
+wait_until 30 eval '[ "$(committed_sum gauto)" = 1000 ]' ||
+    fail "auto-commit: committed $(committed_sum gauto), poll returned 1000"
+sleep 1
+[ "$(committed_sum gauto)" = 1000 ] ||
+    fail "auto-commit committed records poll never returned: $(committed_sum gauto)"
+kill -TERM "${PIDS[gauto]}"; wait "${PIDS[gauto]}"; unset "PIDS[gauto]"
+[ "$(committed_sum gauto)" = 1000 ] || fail "close committed $(committed_sum gauto)"
+log "ok: auto-commit commits exactly what poll returned (1000 of 3600 fetched ahead)"
+
+"$GC" "$BOOTS" "$TMP/certs" consume gasync tl "$TMP/gasync.records" \
+    commit.async=true >"$TMP/gasync.out" 2>>"$TMP/gasync.log" &
+PIDS[gasync]=$!
+wait_until 60 eval '[ "$(wc -l <"$TMP/gasync.records")" -ge 3600 ]' ||
+    fail "async member read $(wc -l <"$TMP/gasync.records")"
+wait_until 20 lag_is gasync 0 || fail "async commits: lag $(total_lag gasync)"
+kill -TERM "${PIDS[gasync]}"; wait "${PIDS[gasync]}"; unset "PIDS[gasync]"
+grep -q "async_ok=[1-9][0-9]* async_failed=0" "$TMP/gasync.out" ||
+    fail "async commit callbacks: $(tail -n 1 "$TMP/gasync.out")"
+log "ok: async commits reported by the callback: $(grep -o 'async_ok=[0-9]*' "$TMP/gasync.out")"
+
+# 7. delete.
 S group delete gl >/dev/null || fail "group delete"
 if S group describe gl 2>"$TMP/err"; then
     fail "describe of a deleted group succeeded"

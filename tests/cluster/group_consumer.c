@@ -244,6 +244,19 @@ static void on_rebalance(strata_t *rk, strata_resp_err_t err,
     print_list("assigned", owned);
 }
 
+static long async_ok, async_failed;
+
+static void on_commit(strata_t *rk, strata_resp_err_t err,
+                      const strata_topic_partition_list_t *offsets,
+                      void *opaque)
+{
+    if (err == 0) {
+        async_ok++;
+    } else {
+        async_failed++;
+    }
+}
+
 static int sc_consume(int argc, char **argv)
 {
     const char *group = argv[0], *topic = argv[1], *out_path = argv[2];
@@ -252,19 +265,32 @@ static int sc_consume(int argc, char **argv)
     set(c, "auto.offset.reset", "earliest");
     set(c, "enable.auto.commit", "false");
     set(c, "fetch.max.wait.ms", "100");
-    int auto_commit = 0;
+    int auto_commit = 0, async = 0;
+    long hold_after = -1;
     for (int i = 3; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (eq == NULL) {
             die("expected key=value: %s", argv[i]);
         }
         *eq = '\0';
+        /* The tool's own keys: commit.async=true commits asynchronously
+         * (results counted by the offset commit callback); hold.after=N
+         * pauses every partition after N records and keeps polling. */
+        if (strcmp(argv[i], "commit.async") == 0) {
+            async = strcmp(eq + 1, "true") == 0;
+            continue;
+        }
+        if (strcmp(argv[i], "hold.after") == 0) {
+            hold_after = atol(eq + 1);
+            continue;
+        }
         set(c, argv[i], eq + 1);
         if (strcmp(argv[i], "enable.auto.commit") == 0) {
             auto_commit = strcmp(eq + 1, "true") == 0;
         }
     }
     strata_conf_set_rebalance_cb(c, on_rebalance);
+    strata_conf_set_offset_commit_cb(c, on_commit);
     FILE *out = fopen(out_path, "a");
     if (out == NULL) {
         die("open %s", out_path);
@@ -305,6 +331,11 @@ static int sc_consume(int argc, char **argv)
                     (const char *)m->value);
             records++;
             since_commit++;
+            if (records == hold_after) {
+                strata_pause(rk, owned);
+                printf("held after %ld records\n", records);
+                fflush(stdout);
+            }
         } else if (m != NULL) {
             printf("event %s: %s\n", strata_err2str(m->err), m->errstr);
             fflush(stdout);
@@ -315,7 +346,7 @@ static int sc_consume(int argc, char **argv)
         if (!auto_commit && since_commit > 0 &&
             (since_commit >= 500 || now - last_commit >= 200)) {
             fflush(out); /* processed before committed */
-            strata_resp_err_t e = strata_commit(rk, NULL, 0);
+            strata_resp_err_t e = strata_commit(rk, NULL, async);
             if (e != 0 && e != STRATA_ERR__NO_OFFSET) {
                 printf("commit-failed %s\n", strata_err2str(e));
                 fflush(stdout);
@@ -329,7 +360,8 @@ static int sc_consume(int argc, char **argv)
         strata_commit(rk, NULL, 0);
     }
     strata_close(rk, 10000);
-    printf("maxgap_ms=%lld records=%ld\n", (long long)maxgap, records);
+    printf("maxgap_ms=%lld records=%ld async_ok=%ld async_failed=%ld\n",
+           (long long)maxgap, records, async_ok, async_failed);
     fflush(stdout);
     strata_destroy(rk);
     strata_topic_partition_list_destroy(owned);
