@@ -6,6 +6,11 @@
  *   STRATA_LONG=1         100,000 seeds instead of 1,000 (and 20,000
  *                         churn seeds instead of 200)
  *   STRATA_SIM_VERBOSE=1  print each seed's figures
+ *
+ * The seeds are split in two shards so that meson runs them on both cores
+ * and a long shard stays inside the meson timeout: this file runs the
+ * first half of each seed range and the mechanism tests;
+ * test_sim_replica_shard1.c includes it with SIM_SHARD 1 for the second.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +20,11 @@
 
 #include "replica_sim.h"
 #include "test_util.h"
+
+#ifndef SIM_SHARD
+#define SIM_SHARD 0
+#endif
+#define SIM_SHARDS 2
 
 static const char *self_path(void)
 {
@@ -66,6 +76,22 @@ static int per_iteration(void)
     return l != NULL && l[0] == '1' ? 100 : 1;
 }
 
+/* Loop iterations of this shard for a range of @total seeds. */
+static int iterations(int total)
+{
+    if (st_test_seed_override() >= 0) {
+        return 1; /* either shard's binary replays any seed */
+    }
+    return total / SIM_SHARDS / per_iteration();
+}
+
+/* The seed of run @k of loop iteration @i in a range of @total seeds. */
+static uint64_t shard_seed(int total, int i, int k)
+{
+    return seed_of(SIM_SHARD * (total / SIM_SHARDS) + i * per_iteration() +
+                   k);
+}
+
 #define REPLAY_FMT "%s\nreplay: STRATA_SIM_SEED=%" PRIu64 " %s%s"
 
 START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
@@ -76,7 +102,7 @@ START_TEST(test_replicas_keep_acked_records_under_faults_and_converge)
      * faults stop the logs converge record for record and a new acks=all
      * record is acknowledged. */
     for (int k = 0; k < per_iteration(); k++) {
-        uint64_t seed = seed_of(_i * per_iteration() + k);
+        uint64_t seed = shard_seed(n_seeds(), _i, k);
         char why[800];
         bool ok = rsim_fault_scenario(seed, false, tracing(), why, sizeof why);
 
@@ -222,7 +248,7 @@ START_TEST(test_replicas_stay_safe_under_isr_and_leader_churn)
     /* Given short lag and session timeouts and heavy loss, so that the ISR
      * and the leadership change all the time, the same checkers hold. */
     for (int k = 0; k < per_iteration(); k++) {
-        uint64_t seed = seed_of(_i * per_iteration() + k);
+        uint64_t seed = shard_seed(n_seeds() / 5, _i, k);
         char why[800];
         bool ok = rsim_fault_scenario(seed, true, tracing(), why, sizeof why);
 
@@ -307,17 +333,16 @@ Suite *test_suite(void)
     if (!churn_only()) {
         tcase_add_loop_test(
             tc, test_replicas_keep_acked_records_under_faults_and_converge, 0,
-            n_seeds() / per_iteration());
+            iterations(n_seeds()));
     }
     if (churn_only() || st_test_seed_override() < 0) {
         tcase_add_loop_test(tc,
                             test_replicas_stay_safe_under_isr_and_leader_churn,
                             0,
-                            churn_only() ? 1
-                                         : n_seeds() / 5 / per_iteration());
+                            churn_only() ? 1 : iterations(n_seeds() / 5));
     }
     suite_add_tcase(s, tc);
-    if (st_test_seed_override() < 0) {
+    if (st_test_seed_override() < 0 && SIM_SHARD == 0) {
         tc = tcase_create("mechanisms");
         tcase_set_timeout(tc, 0);
         tcase_add_test(tc, test_regression_seeds_keep_passing);
