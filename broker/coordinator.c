@@ -97,7 +97,8 @@ int32_t st_coord_partition_for(const char *group_id, int32_t n_parts)
     for (const unsigned char *s = (const unsigned char *)group_id; *s; s++) {
         h = (int32_t)((uint32_t)h * 31u + *s);
     }
-    int64_t a = h < 0 ? -(int64_t)h : h;
+    /* Kafka's Utils.abs: MIN_VALUE maps to 0. */
+    int64_t a = h == INT32_MIN ? 0 : h < 0 ? -(int64_t)h : h;
     return n_parts > 0 ? (int32_t)(a % n_parts) : 0;
 }
 

@@ -182,6 +182,7 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *                                 sticky batches; murmur2 does the same)
  *   metadata.max.age.ms [300000]
  *   group.id [""]
+ *   group.instance.id [""]        static membership (see strata_subscribe)
  *   auto.offset.reset [latest]    earliest|latest|error
  *   enable.auto.commit [true]
  *   auto.commit.interval.ms [5000]
@@ -195,7 +196,9 @@ strata_conf_t *strata_conf_dup(const strata_conf_t *conf);
  *   fetch.min.bytes [1]
  *   fetch.max.wait.ms [500]
  *   max.partition.fetch.bytes [1MiB]
- *   session.timeout.ms [45000]
+ *   session.timeout.ms [45000]    unused with groups: the brokers'
+ *                                 group.consumer.session.timeout.ms
+ *                                 applies (KIP-848)
  *   max.poll.interval.ms [300000]
  * Sizes take units (64KiB, 1MiB) and durations take 500ms, 30s, 5m. */
 strata_conf_res_t strata_conf_set(strata_conf_t *conf, const char *key,

@@ -122,8 +122,9 @@ strata_resp_err_t strata_subscribe(strata_t *rk,
 
 /* ---- commits ---- */
 
-/* The positions of @set (NULL: every owned partition) poll has returned;
- * NULL when out of memory. */
+/* The positions of @set (NULL: every owned partition; without a
+ * subscription every assigned one, for a standalone consumer's simple
+ * commit) poll has returned; NULL when out of memory. */
 static strata_topic_partition_list_t *positions(strata_t *rk,
                                                 const struct cl_tpset *set)
 {
@@ -135,7 +136,9 @@ static strata_topic_partition_list_t *positions(strata_t *rk,
         return NULL;
     }
     for (struct cl_ctp *c = rk->ctps; c != NULL; c = c->next) {
-        if (c->app_pos >= 0 && cl_tpset_has(s, c->topic, c->partition)) {
+        bool all = set == NULL && !g->subscribed;
+        if (c->app_pos >= 0 &&
+            (all || cl_tpset_has(s, c->topic, c->partition))) {
             strata_topic_partition_t *e =
                 strata_topic_partition_list_add(l, c->topic, c->partition);
             if (e != NULL) {
