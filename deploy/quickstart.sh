@@ -136,7 +136,8 @@ bootstrap.servers=127.0.0.1:$(port_of broker-1),127.0.0.1:$(port_of broker-2),12
 ssl.ca.location=$RUN/certs/ca.pem
 ssl.certificate.location=$RUN/certs/client.pem
 ssl.key.location=$RUN/certs/client.key
-# The CLI's own key: controller voters, for voter lag in 'cluster status'.
+# The CLI's own key: controller voters, for the controller-facing commands
+# (topics, configs, perf metadata). cluster status works without it.
 bootstrap.controllers=127.0.0.1:$(port_of controller-1),127.0.0.1:$(port_of controller-2),127.0.0.1:$(port_of controller-3)
 EOF
 }
