@@ -11,7 +11,10 @@
 #     session.timeout.ms plus a heartbeat (the time is printed);
 #  4. a static member (group.instance.id) closed and restarted within the
 #     session timeout gets the same partitions back, and no other member
-#     sees a revocation or an assignment meanwhile.
+#     sees a revocation or an assignment meanwhile;
+#  5. a member paused (SIGSTOP) past the session timeout loses its
+#     partitions to the others; resumed, it gets the lost callback and the
+#     ASSIGNMENT_LOST event from poll, and rejoins.
 #
 #   group_membership.sh STRATA_CONTROLLER STRATA_BROKER TESTCLI GEN_CERTS \
 #                       GROUP_CONSUMER
@@ -157,6 +160,22 @@ S2=$(assigned s)
     [ "$(mark c)" -eq "$MC" ] ||
     fail "other members moved partitions during the static restart"
 log "ok: the static member got $S2 back; no movement for the others"
+
+# 5. a member paused past the session timeout loses its membership: the
+# others take its partitions; when it runs again poll returns the
+# ASSIGNMENT_LOST event (after the lost callback) and it rejoins.
+kill -STOP "${PIDS[a]}"
+APARTS=$(assigned a)
+log "member a paused (SIGSTOP) holding $APARTS"
+wait_until $((GSESSION_MS / 1000 + 15)) covered b c s ||
+    fail "a paused member's partitions did not move"
+kill -CONT "${PIDS[a]}"
+wait_until 20 grep -q "ASSIGNMENT_LOST\|Local: .*lost" "$TMP/a.out" ||
+    fail "the resumed member saw no ASSIGNMENT_LOST event: $(tail -n 3 "$TMP/a.out")"
+grep -q "^lost $APARTS" "$TMP/a.out" || fail "no lost callback for $APARTS"
+wait_until 30 eval '[ "$(count_of a)" -ge 1 ] && covered a b c s' ||
+    fail "the resumed member did not rejoin"
+log "ok: a member paused past the session timeout got the lost callback and event, and rejoined with $(assigned a)"
 
 for c in a b c s; do stop_consumer "$c"; done
 kill -TERM "${PIDS[producer]}" 2>/dev/null
