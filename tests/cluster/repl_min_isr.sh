@@ -4,7 +4,9 @@
 # accepted; when the brokers return, the ISR heals and acks=all works. Then
 # an idempotent batch resent after a leader change is answered with its
 # original offsets (not written twice), offsets stay dense, and an
-# out-of-order sequence is refused (OUT_OF_ORDER_SEQUENCE, 81).
+# out-of-order sequence is refused (OUT_OF_ORDER_SEQUENCE, 81). An acks=all
+# produce appended while the ISR then shrinks below min.insync.replicas is
+# answered NOT_ENOUGH_REPLICAS_AFTER_APPEND (42, outcome unknown).
 source "$(dirname "$0")/broker_lib.sh" "$1" "$2" "$3" "$4"
 source "$(dirname "$0")/repl_lib.sh"
 cluster_start
@@ -23,6 +25,20 @@ for i in $F; do restart_brk "$i"; done
 wait_isr m 1 3 60
 rcli expect-produce m 0 -1 0 || fail "acks=all after healing"
 log "ok: ISR healed, acks=all accepted again"
+
+rcli create-topic a 1 3 min.insync.replicas=2 >/dev/null || fail "create a"
+wait_isr a 1 3
+L=$(leader_id a 0)
+F=""
+for i in 1 2 3; do [ "$i" != "$L" ] && F="$F $i"; done
+for i in $F; do kill -STOP "${PIDS[b$i]}"; done
+log "followers$F of a-0 stopped; an acks=all produce waits while the ISR shrinks"
+"$RCLI_BIN" --bootstrap "127.0.0.1:${BPORT[$L]}" --certs "$TMP/certs" \
+    expect-produce a 0 -1 42 --produce-timeout-ms 15000 ||
+    fail "no NOT_ENOUGH_REPLICAS_AFTER_APPEND"
+for i in $F; do kill -CONT "${PIDS[b$i]}"; done
+wait_isr a 1 3 60
+log "ok: appended, then the ISR fell below min.insync: outcome unknown (42)"
 
 rcli create-topic u 1 3 >/dev/null || fail "create u"
 wait_isr u 1 3

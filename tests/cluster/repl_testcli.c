@@ -20,7 +20,8 @@
  *   replica-digest TOPIC PART ID      ReplicaRead from broker ID: prints
  *       "start end hw digest" of its whole log (FNV-1a 64 over the bytes
  *       with the leader-epoch field included).
- *   expect-produce TOPIC PART ACKS CODE   one batch must get ErrorCode CODE
+ *   expect-produce TOPIC PART ACKS CODE [--produce-timeout-ms T]
+ *       a batch must get ErrorCode CODE (retried for 20 s until it does)
  *   produce-until-ok TOPIC PART [--seconds S]
  *       acks=all batches until one succeeds; prints the elapsed ms.
  *   dup-after-failover TOPIC PART PID-FILE-CMD...: see repl_dup.sh
@@ -1114,6 +1115,7 @@ int main(int argc, char **argv)
     int n_pos = 0, rate = 100, timeout_ms = 60000;
     int64_t pid = -1;
     int epoch = -1;
+    uint32_t produce_timeout_ms = 3000;
     struct prod_opts o = {0};
     o.size = 100;
     o.acks = -1;
@@ -1146,6 +1148,8 @@ int main(int argc, char **argv)
             rate = atoi(v), i++;
         } else if (strcmp(a, "--timeout-ms") == 0 && v) {
             timeout_ms = atoi(v), i++;
+        } else if (strcmp(a, "--produce-timeout-ms") == 0 && v) {
+            produce_timeout_ms = (uint32_t)atoi(v), i++;
         } else if (strcmp(a, "--pid") == 0 && v) {
             pid = atoll(v), i++;
         } else if (strcmp(a, "--epoch") == 0 && v) {
@@ -1194,10 +1198,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "expect-produce") == 0 && n_pos == 4) {
         struct one res;
-        uint64_t end = now_ms() + 20000;
+        uint64_t end = now_ms() + 20000 + produce_timeout_ms;
         for (;;) {
             int rv = produce_one(pos[0], atoi(pos[1]), atoi(pos[2]), -1, -1,
-                                 -1, 3000, &res);
+                                 -1, produce_timeout_ms, &res);
             if (rv == 0 && res.error == atoi(pos[3])) {
                 printf("got error %d as expected (%s) durability=%d\n",
                        res.error, res.msg, res.durability);
