@@ -13,6 +13,9 @@
  *       "maxgap_ms=<n> records=<n> window", the longest gap between two
  *       records since the previous SIGUSR1, and starts a new window;
  *       SIGTERM closes cleanly (leaves the group) and prints the same.
+ *       The tool's own keys: commit.async=true, hold.after=N (pause all
+ *       after N records), stall.after=N stall.ms=M (stop polling M ms
+ *       after N records).
  *   group_consumer BOOTS CERTS monitor GROUP TOPIC PARTITIONS SECONDS
  *       Reads the committed offsets every 50 ms; fails if one goes
  *       backwards, prints "monitor ok reads=<n>".
@@ -266,7 +269,7 @@ static int sc_consume(int argc, char **argv)
     set(c, "enable.auto.commit", "false");
     set(c, "fetch.max.wait.ms", "100");
     int auto_commit = 0, async = 0;
-    long hold_after = -1;
+    long hold_after = -1, stall_after = -1, stall_ms = 0;
     for (int i = 3; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (eq == NULL) {
@@ -282,6 +285,14 @@ static int sc_consume(int argc, char **argv)
         }
         if (strcmp(argv[i], "hold.after") == 0) {
             hold_after = atol(eq + 1);
+            continue;
+        }
+        if (strcmp(argv[i], "stall.after") == 0) { /* records, then */
+            stall_after = atol(eq + 1);
+            continue;
+        }
+        if (strcmp(argv[i], "stall.ms") == 0) { /* no poll this long */
+            stall_ms = atol(eq + 1);
             continue;
         }
         set(c, argv[i], eq + 1);
@@ -331,6 +342,12 @@ static int sc_consume(int argc, char **argv)
                     (const char *)m->value);
             records++;
             since_commit++;
+            if (records == stall_after) {
+                printf("stalling %ld ms t=%lld\n", stall_ms,
+                       (long long)wall_ms());
+                fflush(stdout);
+                usleep((useconds_t)stall_ms * 1000);
+            }
             if (records == hold_after) {
                 strata_pause(rk, owned);
                 printf("held after %ld records\n", records);

@@ -14,7 +14,9 @@
 #     sees a revocation or an assignment meanwhile;
 #  5. a member paused (SIGSTOP) past the session timeout loses its
 #     partitions to the others; resumed, it gets the lost callback and the
-#     ASSIGNMENT_LOST event from poll, and rejoins.
+#     ASSIGNMENT_LOST event from poll, and rejoins;
+#  6. a member that stops polling past max.poll.interval.ms leaves by
+#     itself (its partitions move while it is alive) and rejoins later.
 #
 #   group_membership.sh STRATA_CONTROLLER STRATA_BROKER TESTCLI GEN_CERTS \
 #                       GROUP_CONSUMER
@@ -170,13 +172,28 @@ log "member a paused (SIGSTOP) holding $APARTS"
 wait_until $((GSESSION_MS / 1000 + 15)) covered b c s ||
     fail "a paused member's partitions did not move"
 kill -CONT "${PIDS[a]}"
-wait_until 20 grep -q "ASSIGNMENT_LOST\|Local: .*lost" "$TMP/a.out" ||
+wait_until 20 grep -q "^event Local: Group membership lost" "$TMP/a.out" ||
     fail "the resumed member saw no ASSIGNMENT_LOST event: $(tail -n 3 "$TMP/a.out")"
 grep -q "^lost $APARTS" "$TMP/a.out" || fail "no lost callback for $APARTS"
 wait_until 30 eval '[ "$(count_of a)" -ge 1 ] && covered a b c s' ||
     fail "the resumed member did not rejoin"
 log "ok: a member paused past the session timeout got the lost callback and event, and rejoined with $(assigned a)"
 
-for c in a b c s; do stop_consumer "$c"; done
+# 6. a member that stops polling for longer than max.poll.interval.ms
+# leaves the group by itself: the others take its partitions while it is
+# still alive; when it polls again it gets the lost event and rejoins.
+start_consumer p max.poll.interval.ms=2000 stall.after=200 stall.ms=6000
+wait_until 30 grep -q "^stalling" "$TMP/p.out" || fail "member p never stalled"
+PPARTS=$(assigned p)
+wait_until 10 covered a b c s ||
+    fail "a member not polling for max.poll.interval.ms kept $PPARTS"
+log "ok: a member that stopped polling for 2 s lost $PPARTS to the others while alive"
+wait_until 20 grep -q "^event Local: Group membership lost" "$TMP/p.out" ||
+    fail "the member that stopped polling saw no ASSIGNMENT_LOST"
+wait_until 30 eval '[ "$(count_of p)" -ge 1 ] && covered a b c s p' ||
+    fail "the member that stopped polling did not rejoin"
+log "ok: polling again, it got ASSIGNMENT_LOST and rejoined with $(assigned p)"
+
+for c in a b c s p; do stop_consumer "$c"; done
 kill -TERM "${PIDS[producer]}" 2>/dev/null
 STATUS=0
