@@ -387,9 +387,10 @@ static void offset_commit(void *arg, const struct st_rpc_request *req,
     int rv = a.failed ? ST_ENOMEM
                       : st_coord_step(c, s, in->group_id, &ev, &up);
     if (rv != 0) {
-        commit_error(reply, rv == ST_EINVAL
-                                ? STRATA__ERROR_CODE__INVALID_REQUEST
-                                : STRATA__ERROR_CODE__COORDINATOR_NOT_AVAILABLE);
+        int32_t code = rv == ST_EINVAL
+                           ? STRATA__ERROR_CODE__INVALID_REQUEST
+                           : STRATA__ERROR_CODE__COORDINATOR_NOT_AVAILABLE;
+        commit_error(reply, code);
     } else {
         Strata__Group__OffsetCommitResponse r =
             STRATA__GROUP__OFFSET_COMMIT_RESPONSE__INIT;

@@ -178,6 +178,12 @@ strata_message_t *strata_consumer_poll(strata_t *rk, int timeout_ms)
     cl_group_serve(rk); /* rebalances, auto-commit, commit results */
     pthread_mutex_lock(&rk->lock);
     while (rk->cq_head == NULL) {
+        if (cl_group_poll_wait(rk)) {
+            pthread_mutex_unlock(&rk->lock);
+            cl_group_serve(rk);
+            pthread_mutex_lock(&rk->lock);
+            continue;
+        }
         uint64_t now = cl_now_ms();
         if (now >= deadline) {
             pthread_mutex_unlock(&rk->lock);

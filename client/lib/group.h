@@ -116,6 +116,11 @@ void cl_group_close(struct strata_s *rk, uint64_t deadline_ms);
  * lock NOT held. */
 bool cl_group_in_callback(struct strata_s *rk);
 bool cl_group_subscribed(struct strata_s *rk);
+/* Called by strata_consumer_poll() while it waits for records: counts as
+ * polling (max.poll.interval.ms) and says whether cl_group_serve() has
+ * work (a rebalance, an auto-commit, commit results), so a poll blocked
+ * with no partitions still takes its assignment. Requires: @lock. */
+bool cl_group_poll_wait(struct strata_s *rk);
 
 /* ---- for the CLI: coordinator-routed calls ---- */
 

@@ -41,6 +41,36 @@ bool cl_group_subscribed(strata_t *rk)
     return s;
 }
 
+bool cl_group_poll_wait(strata_t *rk)
+{
+    struct cl_group *g = rk->grp;
+    if (g == NULL) {
+        return false;
+    }
+    uint64_t now = cl_now_ms();
+    g->last_poll_ms = now;
+    if (g->results != NULL) {
+        return true;
+    }
+    if (!g->subscribed || g->leaving) {
+        return false;
+    }
+    if (g->lost || g->poll_expired || (g->epoch > 0 && g->to_assign.n > 0)) {
+        return true;
+    }
+    if (g->epoch > 0 && rk->cc.auto_commit &&
+        now >= g->next_auto_commit_ms) {
+        return true;
+    }
+    for (size_t i = 0; g->epoch > 0 && i < g->owned.n; i++) {
+        if (!cl_tpset_has(&g->target, g->owned.v[i].topic,
+                          g->owned.v[i].partition)) {
+            return true; /* to revoke */
+        }
+    }
+    return false;
+}
+
 bool cl_group_in_callback(strata_t *rk)
 {
     return rk->grp != NULL && rk->grp->in_cb;
