@@ -168,6 +168,11 @@ bool cl_acc_ready(const struct cl_acc *acc, const struct cl_acc_part *p,
         return false; /* a response will wake us */
     }
     if (p->retry != NULL) {
+        if (p->in_flight > 0) {
+            /* Resends wait for every batch in flight to come back, so
+             * they leave in order ahead of it (an answer wakes us). */
+            return false;
+        }
         if (now_ms >= p->backoff_until_ms) {
             return true;
         }

@@ -12,7 +12,8 @@
  * Ordering: a partition's records leave in the order they were appended; a
  * batch that must be resent goes back in front of everything not yet sent,
  * in its original order, and keeps its batch number (idempotence.c gives it
- * the same sequence), so retries never reorder.
+ * the same sequence), so retries never reorder. Resends wait until no
+ * batch of the partition is in flight, then go before anything else.
  *
  * Pure: time comes in as @now_ms, no locks (the producer holds its lock),
  * no I/O. Runs on: whichever thread holds the producer's lock.

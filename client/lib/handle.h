@@ -175,6 +175,7 @@ struct strata_s {
     struct cl_acc acc;                  /* [L] */
     struct cl_partitioner partitioner;  /* [L] */
     struct cl_ptopic *ptopics;          /* [L] */
+    struct cl_idem idem;                /* [L] idempotence.h */
     int64_t outq;                       /* [L] records without served DR */
     bool flushing;                      /* [L] */
     unsigned max_in_flight;             /* [const] */

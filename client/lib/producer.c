@@ -10,6 +10,13 @@
  * base_offset + index) or puts the batch back in front for a retry after a
  * metadata refresh -> strata_poll() serves the delivery report and only
  * then gives the record's memory back.
+ *
+ * With enable.idempotence (idempotence.h): nothing is sent until a
+ * producer id is held (InitProducerId to any broker, retried with
+ * backoff); batches carry the id, epoch and their sequence; up to
+ * CL_IDEM_MAX_IN_FLIGHT batches per partition fly at once; a sequenced
+ * batch that fails for good makes the producer bump its epoch once nothing
+ * is in flight.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -212,6 +219,17 @@ static void batch_finish(strata_t *rk, struct cl_ptopic *t, int32_t part,
                          int64_t base, const char *why)
 {
     cl_acc_done(&t->parts[part].acc, b);
+    if (rk->cc.idempotence && b->base_seq >= 0) {
+        if (err != STRATA_ERR_NO_ERROR) {
+            /* Its sequence may or may not be in the log: a hole that only
+             * a new epoch closes. */
+            cl_idem_hole(&rk->idem);
+        } else if (cl_idem_acked(&t->parts[part].idem, b) != 0) {
+            ST_DEBUG("client", "client=%s topic=%s partition=%" PRId32
+                     " ack out of order base_seq=%" PRId32, rk->name,
+                     t->name, part, b->base_seq);
+        }
+    }
     int64_t i = 0;
     struct cl_msg *m = b->msgs;
     while (m != NULL) {
@@ -289,7 +307,10 @@ static void produce_done(void *arg, int status,
             err = STRATA_ERR__BAD_MSG;
             snprintf(why, sizeof why, "broker %" PRId32 " did not answer "
                      "for the partition", pr->broker_id);
-            for (size_t k = 0; k < resp->n_partitions; k++) {
+            /* Answers come in request order; a request may hold several
+             * batches of one partition, so match by position first. */
+            for (size_t j = 0; j < resp->n_partitions; j++) {
+                size_t k = (i + j) % resp->n_partitions;
                 Strata__Client__ProducePartitionResponse *r =
                     resp->partitions[k];
                 if (r->partition != e->partition ||
@@ -307,9 +328,19 @@ static void produce_done(void *arg, int status,
         }
         struct cl_batch *b = e->batch;
         bool expired = b->msgs->enq_ms + rk->cc.delivery_timeout_ms <= now;
+        /* An earlier batch of the partition was refused or lost: this one
+         * follows it again. */
+        bool seq_retry = rk->cc.idempotence &&
+                         err == STRATA_ERR_OUT_OF_ORDER_SEQUENCE &&
+                         cl_idem_out_of_order_retriable(
+                             &e->pt->parts[e->partition].idem, b);
+        if (err == STRATA_ERR_DUPLICATE_SEQUENCE && base >= 0) {
+            err = STRATA_ERR_NO_ERROR; /* written before: its offsets */
+        }
         if (err == STRATA_ERR_NO_ERROR) {
             batch_finish(rk, e->pt, e->partition, b, err, base, NULL);
-        } else if (cl_err_retriable(err) || err == STRATA_ERR__MSG_TIMED_OUT) {
+        } else if (cl_err_retriable(err) || err == STRATA_ERR__MSG_TIMED_OUT ||
+                   seq_retry) {
             if (cl_err_needs_metadata(err)) {
                 cl_md_leader_hint(rk, e->pt->name, e->partition, hint_leader,
                                   hint_epoch);
@@ -348,9 +379,9 @@ static int encode_batch(strata_t *rk, const struct cl_batch *b)
 {
     struct st_batch_builder_opts o = {
         .codec = rk->cc.zstd ? ST_CODEC_ZSTD : ST_CODEC_NONE,
-        .producer_id = -1,
-        .producer_epoch = -1,
-        .base_sequence = -1,
+        .producer_id = rk->cc.idempotence ? rk->idem.pid : -1,
+        .producer_epoch = rk->cc.idempotence ? rk->idem.epoch : -1,
+        .base_sequence = rk->cc.idempotence ? b->base_seq : -1,
         .leader_epoch = -1,
     };
     st_batch_builder_reset(rk->builder, &o);
@@ -544,11 +575,153 @@ static int add_entry(struct pending *pend, size_t *n_pend, size_t max,
 
 #define PENDING_BROKERS_MAX 64
 
+/* ---- the producer id ---- */
+
+/* Batches of every partition in flight. Requires: @lock. */
+static uint64_t in_flight_total(strata_t *rk)
+{
+    uint64_t n = 0;
+    for (struct cl_ptopic *t = rk->ptopics; t != NULL; t = t->next) {
+        for (int32_t i = 0; i < t->n_parts; i++) {
+            n += t->parts[i].acc.in_flight;
+        }
+    }
+    return n;
+}
+
+/* A new epoch: the batches waiting for a resend carry sequences of the
+ * old one and may or may not be in the log, so they fail; every
+ * partition's sequences restart at 0. Requires: @lock; nothing in
+ * flight. */
+static void epoch_bumped(strata_t *rk)
+{
+    char why[300];
+    snprintf(why, sizeof why, "outcome unknown: an earlier batch of the "
+             "idempotent producer failed, so its epoch was bumped to %d "
+             "and this batch, already sent under the old epoch, cannot be "
+             "resent without risking a duplicate", (int)rk->idem.epoch);
+    for (struct cl_ptopic *t = rk->ptopics; t != NULL; t = t->next) {
+        for (int32_t i = 0; i < t->n_parts; i++) {
+            struct cl_acc_part *ap = &t->parts[i].acc;
+            while (ap->retry != NULL) {
+                struct cl_batch *b = cl_acc_drain(&rk->acc, ap);
+                b->base_seq = -1; /* no new hole */
+                batch_finish(rk, t, i, b, STRATA_ERR_OUT_OF_ORDER_SEQUENCE,
+                             -1, why);
+            }
+            cl_idem_part_init(&t->parts[i].idem);
+        }
+    }
+}
+
+/* Runs on: loop (rpc callback); takes @lock. */
+static void pid_done(void *arg, int status, const struct st_rpc_response *rs)
+{
+    strata_t *rk = arg;
+    Strata__Client__InitProducerIdResponse *r = NULL;
+    char why[400];
+    strata_resp_err_t err = STRATA_ERR_NO_ERROR;
+    if (status != 0) {
+        err = status == ST_ETIMEDOUT ? STRATA_ERR__TIMED_OUT
+                                     : STRATA_ERR__TRANSPORT;
+        snprintf(why, sizeof why, "InitProducerId: %s", st_strerror(status));
+    } else if (rs->error != 0) {
+        err = cl_err_from_broker(rs->error);
+        snprintf(why, sizeof why, "InitProducerId: %s", rs->error_message);
+    } else if ((r = strata__client__init_producer_id_response__unpack(
+                    NULL, rs->body.len, rs->body.base)) == NULL) {
+        err = STRATA_ERR__BAD_MSG;
+        snprintf(why, sizeof why, "InitProducerId: unparsable answer");
+    } else if (r->error != 0 || r->producer_id < 0 || r->producer_epoch < 0 ||
+               r->producer_epoch > INT16_MAX) {
+        err = r->error != 0 ? cl_err_from_broker(r->error)
+                            : STRATA_ERR__BAD_MSG;
+        snprintf(why, sizeof why, "InitProducerId: %s",
+                 r->error_message[0] ? r->error_message : "no id given");
+    }
+    pthread_mutex_lock(&rk->lock);
+    if (status == ST_ECANCELED) {
+        rk->idem.init_in_flight = false;
+    } else if (err == STRATA_ERR_NO_ERROR) {
+        bool bump = rk->idem.bump_needed;
+        if (bump) {
+            rk->idem.epoch = (int16_t)r->producer_epoch;
+            epoch_bumped(rk);
+        }
+        cl_idem_init_done(&rk->idem, r->producer_id,
+                          (int16_t)r->producer_epoch);
+        rk->acc.opts.max_in_flight = CL_IDEM_MAX_IN_FLIGHT;
+        ST_INFO("client", "client=%s idempotence=on producer_id=%" PRId64
+                " epoch=%d in_flight_per_partition=%d%s", rk->name,
+                rk->idem.pid, (int)rk->idem.epoch, CL_IDEM_MAX_IN_FLIGHT,
+                bump ? " (epoch bumped)" : "");
+    } else {
+        unsigned n = cl_idem_init_failed(&rk->idem, cl_now_ms(),
+                                         rk->cc.retry_backoff_ms);
+        ST_WARN("client", "client=%s attempt=%u %s", rk->name, n, why);
+        if (n == 3) {
+            cl_error_push(rk, err, "idempotent producer has no producer id "
+                          "after %u attempts (%s); records wait, and fail "
+                          "after delivery.timeout.ms", n, why);
+        }
+    }
+    pthread_mutex_unlock(&rk->lock);
+    if (r != NULL) {
+        strata__client__init_producer_id_response__free_unpacked(r, NULL);
+    }
+    cl_wake(rk);
+}
+
+/* Ask for a producer id (or a new epoch) when needed. Runs on: loop;
+ * @lock held. */
+static void pid_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
+{
+    struct cl_idem *s = &rk->idem;
+    uint64_t busy = s->bump_needed ? in_flight_total(rk) : 0;
+    if (!cl_idem_want_init(s, now, busy)) {
+        if (!s->init_in_flight && now < s->retry_at_ms &&
+            s->retry_at_ms < *wake_ms) {
+            *wake_ms = s->retry_at_ms;
+        }
+        return;
+    }
+    struct cl_broker *b = cl_broker_any(rk);
+    if (b == NULL || !b->up) {
+        return; /* a broker coming up wakes the loop */
+    }
+    Strata__Client__InitProducerIdRequest m =
+        STRATA__CLIENT__INIT_PRODUCER_ID_REQUEST__INIT;
+    m.producer_id = s->have_id ? s->pid : -1;
+    m.producer_epoch = s->have_id ? s->epoch : -1;
+    uint8_t body[64];
+    size_t len = strata__client__init_producer_id_request__pack(&m, body);
+    int rv = cl_broker_send(b, STRATA__CLIENT__API__INIT_PRODUCER_ID, body,
+                            len, NULL, 0,
+                            (uint32_t)rk->cc.request_timeout_ms, pid_done,
+                            rk);
+    if (rv != 0) {
+        unsigned n = cl_idem_init_failed(s, now, rk->cc.retry_backoff_ms);
+        ST_WARN("client", "client=%s attempt=%u InitProducerId not sent: "
+                "%s", rk->name, n, st_strerror(rv));
+        if (s->retry_at_ms < *wake_ms) {
+            *wake_ms = s->retry_at_ms;
+        }
+        return;
+    }
+    s->init_in_flight = true;
+}
+
 void cl_producer_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
 {
     struct pending pend[PENDING_BROKERS_MAX];
     size_t n_pend = 0;
     char why[768];
+    bool idem = rk->cc.idempotence;
+    bool may_send = !idem || cl_idem_ready(&rk->idem);
+
+    if (idem) {
+        pid_tick(rk, now, wake_ms);
+    }
 
     for (struct cl_ptopic *t = rk->ptopics; t != NULL; t = t->next) {
         tick_unassigned(rk, t, now);
@@ -570,13 +743,21 @@ void cl_producer_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
                 cl_md_want(rk);
                 continue;
             }
-            if (!b->up) {
-                continue; /* its coming up wakes the loop */
+            if (!b->up || !may_send) {
+                continue; /* its coming up / the producer id wakes us */
             }
-            while (cl_acc_ready(&rk->acc, ap, now, rk->flushing, wake_ms)) {
+            unsigned limit = idem ? cl_idem_in_flight_limit(
+                                        &t->parts[i].idem,
+                                        rk->acc.opts.max_in_flight)
+                                  : rk->acc.opts.max_in_flight;
+            while (ap->in_flight < limit &&
+                   cl_acc_ready(&rk->acc, ap, now, rk->flushing, wake_ms)) {
                 struct cl_batch *batch = cl_acc_drain(&rk->acc, ap);
                 if (batch == NULL) {
                     break;
+                }
+                if (idem) {
+                    cl_idem_assign(&t->parts[i].idem, batch);
                 }
                 if (batch->attempts > 0 &&
                     batch->msgs->enq_ms + rk->cc.delivery_timeout_ms <= now) {
