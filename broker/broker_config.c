@@ -41,9 +41,9 @@ const struct st_conf_key st_broker_config_schema[] = {
      "PEM certificate of this broker (SAN must match its listener host)"},
     {"tls.key.file", ST_CONF_STR, NULL, 0, 0, NULL, ST_CONF_REQUIRED,
      "PEM private key of tls.cert.file"},
-    {"broker.heartbeat.interval.ms", ST_CONF_MS, "2s", 10, 3600000, NULL, 0,
+    {"broker.heartbeat.interval.ms", ST_CONF_MS, "300ms", 10, 3600000, NULL, 0,
      "how often the broker heartbeats to the active controller"},
-    {"broker.session.timeout.ms", ST_CONF_MS, "9s", 100, 86400000, NULL, 0,
+    {"broker.session.timeout.ms", ST_CONF_MS, "1500ms", 100, 86400000, NULL, 0,
      "the controllers' session timeout; without an answered heartbeat "
      "this long the broker considers itself fenced"},
     {"max.frame.bytes", ST_CONF_SIZE, "100MiB", 4096, (int64_t)1 << 31,

@@ -112,7 +112,6 @@ data.dir=$RUN/$n
 tls.ca.file=$RUN/certs/ca.pem
 tls.cert.file=$RUN/certs/$n.pem
 tls.key.file=$RUN/certs/$n.key
-broker.session.timeout.ms=9s
 admin.listener=127.0.0.1:$(http_of "$n")
 EOF
         n=broker-$i
@@ -126,8 +125,6 @@ log.dirs=$RUN/$n
 tls.ca.file=$RUN/certs/ca.pem
 tls.cert.file=$RUN/certs/$n.pem
 tls.key.file=$RUN/certs/$n.key
-broker.heartbeat.interval.ms=1s
-broker.session.timeout.ms=9s
 EOF
     done
     cat >"$RUN/client.properties" <<EOF

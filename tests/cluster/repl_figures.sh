@@ -9,7 +9,7 @@
 #   tests/cluster/repl_figures.sh BUILD [TRIALS]
 #   e.g. meson setup build-rel --buildtype=release -Dsanitize=false &&
 #        ninja -C build-rel && tests/cluster/repl_figures.sh build-rel 10
-# SESSION_MS (default 3000 here; the broker default is 9 s) bounds the
+# SESSION_MS (default 3000 here; the broker default is 1.5 s) bounds the
 # failover time: a kill -9'd leader is noticed when its session expires.
 B=${1:?build dir}
 TRIALS=${2:-10}

@@ -53,7 +53,7 @@ START_TEST(test_valid_config_loads_with_documented_defaults)
     write_conf("");
     ck_assert_int_eq(st_ctl_config_load(f.path, NULL, 0, &c, f.err,
                                         sizeof f.err), 0);
-    ck_assert_uint_eq(st_conf_ms(c, "broker.session.timeout.ms"), 9000);
+    ck_assert_uint_eq(st_conf_ms(c, "broker.session.timeout.ms"), 1500);
     ck_assert_uint_eq(st_conf_ms(c, "controller.election.timeout.ms"), 300);
     st_conf_free(c);
 }
