@@ -32,8 +32,12 @@
 #include "client/lib/accumulator.h"
 
 /* Batches in flight per partition once a producer id is held (Kafka's
- * limit for idempotent producers). */
+ * limit for idempotent producers; the broker keeps the last 5 batches of
+ * a producer, so more could not be deduplicated). Overridable at build
+ * time only to measure (tests/cluster/idem_figures.sh). */
+#ifndef CL_IDEM_MAX_IN_FLIGHT
 #define CL_IDEM_MAX_IN_FLIGHT 5
+#endif
 
 /* Per partition; zero-initialised means sequence 0 next. */
 struct cl_idem_part {
