@@ -16,11 +16,15 @@
 #     partitions to the others; resumed, it gets the lost callback and the
 #     ASSIGNMENT_LOST event from poll, and rejoins;
 #  6. a member that stops polling past max.poll.interval.ms leaves by
-#     itself (its partitions move while it is alive) and rejoins later.
+#     itself (its partitions move while it is alive) and rejoins later;
+#  7. the coordinator's broker is kill -9'd: the new leader of the group's
+#     __consumer_offsets partition rebuilds the group from the log and the
+#     members keep their partitions (no revocation, nothing lost).
 #
 #   group_membership.sh STRATA_CONTROLLER STRATA_BROKER TESTCLI GEN_CERTS \
-#                       GROUP_CONSUMER
+#                       GROUP_CONSUMER STRATA_CLI
 GC=$5
+CLI=$6
 source "$(dirname "$0")/broker_lib.sh"
 
 GSESSION_MS=${GSESSION_MS:-6000}
@@ -83,7 +87,7 @@ stop_consumer() {
 }
 
 cluster_start "group.consumer.session.timeout.ms=$GSESSION_MS" \
-    "group.consumer.heartbeat.interval.ms=$GHB_MS"
+    "group.consumer.heartbeat.interval.ms=$GHB_MS" "log.level=${GLOG:-info}"
 
 gc create t6 6 1 >/dev/null || fail "create t6"
 
@@ -193,7 +197,48 @@ wait_until 20 grep -q "^event Local: Group membership lost" "$TMP/p.out" ||
 wait_until 30 eval '[ "$(count_of p)" -ge 1 ] && covered a b c s p' ||
     fail "the member that stopped polling did not rejoin"
 log "ok: polling again, it got ASSIGNMENT_LOST and rejoined with $(assigned p)"
+# (p would leave again while a commit blocks through the failover below.)
+stop_consumer p
 
-for c in a b c s p; do stop_consumer "$c"; done
+# 7. the coordinator's broker is kill -9'd: the group is rebuilt from the
+# log on the new leader of its offsets partition, and the members keep
+# their partitions: no revocation, no lost membership.
+cat >"$TMP/client.properties" <<EOF
+bootstrap.servers=$BOOTS
+ssl.ca.location=$TMP/certs/ca.pem
+ssl.certificate.location=$TMP/certs/client.pem
+ssl.key.location=$TMP/certs/client.key
+EOF
+coordinator() {
+    STRATA_CONFIG=$TMP/client.properties "$CLI" --timeout-ms 5000 group \
+        describe g1 --json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["coordinator"])'
+}
+moves() { cat "$TMP"/{a,b,c,s}.out | grep -c '^revoked\|^lost'; }
+state() {
+    STRATA_CONFIG=$TMP/client.properties "$CLI" --timeout-ms 5000 group \
+        describe g1 --json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'
+}
+wait_until 30 eval 'covered a b c s && [ "$(state)" = Stable ]' ||
+    fail "not settled before the coordinator kill ($(state))"
+sleep 1
+BEFORE=$(moves)
+HELD="$(assigned a) $(assigned b) $(assigned c) $(assigned s)"
+COORD=$(coordinator)
+[ -n "$COORD" ] || fail "no coordinator for g1"
+kill9 "b$COORD"
+log "coordinator broker $COORD killed (kill -9)"
+wait_until 30 eval '[ -n "$(coordinator)" ] && [ "$(coordinator)" != "$COORD" ]' ||
+    fail "no new coordinator after the kill"
+log "broker $(coordinator) coordinates g1 now (rebuilt from __consumer_offsets)"
+sleep 3
+NOW="$(assigned a) $(assigned b) $(assigned c) $(assigned s)"
+[ "$(moves)" -eq "$BEFORE" ] && [ "$NOW" = "$HELD" ] ||
+    fail "members moved partitions across the coordinator failover: $HELD -> $NOW"
+restart_brk "$COORD"
+log "ok: coordinator failover: members kept $HELD, no revocation"
+
+for c in a b c s; do stop_consumer "$c"; done
 kill -TERM "${PIDS[producer]}" 2>/dev/null
 STATUS=0
