@@ -67,6 +67,7 @@ struct cl_batch {
     int32_t base_seq;     /* idempotence: -1 none */
     int attempts;
     bool sent_once;       /* was in flight at least once */
+    bool maybe_written;   /* an attempt ended with an unknown outcome */
 };
 
 struct cl_acc_part {

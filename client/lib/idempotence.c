@@ -46,6 +46,24 @@ bool cl_idem_out_of_order_retriable(const struct cl_idem_part *s,
     return b->base_seq >= 0 && b->base_seq != expected(s);
 }
 
+bool cl_idem_err_not_written(strata_resp_err_t err)
+{
+    switch (err) {
+    case STRATA_ERR_OUT_OF_ORDER_SEQUENCE:
+    case STRATA_ERR_UNKNOWN_PRODUCER_ID:
+    case STRATA_ERR_INVALID_PRODUCER_EPOCH:
+    case STRATA_ERR_NOT_ENOUGH_REPLICAS:
+    case STRATA_ERR_MESSAGE_TOO_LARGE:
+    case STRATA_ERR_CORRUPT_RECORD:
+    case STRATA_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case STRATA_ERR_BROKER_FENCED:
+    case STRATA_ERR_INVALID_REQUEST:
+        return true;
+    default:
+        return false;
+    }
+}
+
 unsigned cl_idem_in_flight_limit(const struct cl_idem_part *s, unsigned max)
 {
     return s->acked_seq < 0 ? 1 : max;

@@ -16,10 +16,13 @@
  *    next expected batch, UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH, a
  *    delivery timeout, any non-retriable error) leaves a hole in the
  *    sequence: the producer then stops sending, waits until nothing is in
- *    flight, bumps its epoch (InitProducerId with its current id), fails
- *    every batch waiting for a resend (their outcome is unknown; resending
- *    them under the new epoch could duplicate) and restarts sequences at 0.
- *    Records are failed with a clear error rather than reordered.
+ *    flight, bumps its epoch (InitProducerId with its current id) and
+ *    restarts sequences at 0. Batches waiting for a resend that were
+ *    certainly never written (every attempt refused before the append,
+ *    cl_idem_err_not_written) are resent in order under the new epoch
+ *    with new sequences; the others (outcome unknown: resending them could
+ *    duplicate) fail with a clear error. Records are failed rather than
+ *    duplicated or reordered.
  *
  * Pure; the producer calls it under its lock.
  */
@@ -30,6 +33,7 @@
 #include <stdint.h>
 
 #include "client/lib/accumulator.h"
+#include "strata.h"
 
 /* Batches in flight per partition once a producer id is held (Kafka's
  * limit for idempotent producers; the broker keeps the last 5 batches of
@@ -69,6 +73,12 @@ int cl_idem_acked(struct cl_idem_part *s, const struct cl_batch *b);
  * after it), rather than a hole. */
 bool cl_idem_out_of_order_retriable(const struct cl_idem_part *s,
                                     const struct cl_batch *b);
+/* Whether a produce answer @err says for sure that the batch was not
+ * written (refused before the append: sequence or epoch refused,
+ * NOT_ENOUGH_REPLICAS, too large, corrupt, unknown partition, fenced
+ * broker). Timeouts, lost connections, NOT_LEADER (may come after the
+ * append) and NOT_ENOUGH_REPLICAS_AFTER_APPEND leave it unknown. */
+bool cl_idem_err_not_written(strata_resp_err_t err);
 /* How many batches of the partition may be in flight: 1 until the first
  * batch of the epoch is acknowledged (a leader that does not know the
  * producer yet accepts any first sequence, so a later batch must not

@@ -337,6 +337,9 @@ static void produce_done(void *arg, int status,
         if (err == STRATA_ERR_DUPLICATE_SEQUENCE && base >= 0) {
             err = STRATA_ERR_NO_ERROR; /* written before: its offsets */
         }
+        if (err != STRATA_ERR_NO_ERROR && !cl_idem_err_not_written(err)) {
+            b->maybe_written = true;
+        }
         if (err == STRATA_ERR_NO_ERROR) {
             batch_finish(rk, e->pt, e->partition, b, err, base, NULL);
         } else if (cl_err_retriable(err) || err == STRATA_ERR__MSG_TIMED_OUT ||
@@ -589,12 +592,13 @@ static uint64_t in_flight_total(strata_t *rk)
     return n;
 }
 
-/* A new epoch: the batches waiting for a resend carry sequences of the
- * old one and may or may not be in the log, so they fail; every
- * partition's sequences restart at 0. Requires: @lock; nothing in
- * flight. */
+/* A new epoch: every partition's sequences restart at 0. Batches waiting
+ * for a resend that were certainly never written get new sequences when
+ * they leave (still first, in order); the others may be in the log under
+ * the old epoch, so they fail. Requires: @lock; nothing in flight. */
 static void epoch_bumped(strata_t *rk)
 {
+    uint64_t now = cl_now_ms();
     char why[300];
     snprintf(why, sizeof why, "outcome unknown: an earlier batch of the "
              "idempotent producer failed, so its epoch was bumped to %d "
@@ -603,11 +607,23 @@ static void epoch_bumped(strata_t *rk)
     for (struct cl_ptopic *t = rk->ptopics; t != NULL; t = t->next) {
         for (int32_t i = 0; i < t->n_parts; i++) {
             struct cl_acc_part *ap = &t->parts[i].acc;
+            struct cl_batch *keep = NULL, **tail = &keep;
             while (ap->retry != NULL) {
                 struct cl_batch *b = cl_acc_drain(&rk->acc, ap);
-                b->base_seq = -1; /* no new hole */
-                batch_finish(rk, t, i, b, STRATA_ERR_OUT_OF_ORDER_SEQUENCE,
-                             -1, why);
+                b->base_seq = -1; /* no new hole; a new one if resent */
+                if (b->maybe_written) {
+                    batch_finish(rk, t, i, b,
+                                 STRATA_ERR_OUT_OF_ORDER_SEQUENCE, -1, why);
+                } else {
+                    *tail = b;
+                    tail = &b->next;
+                }
+            }
+            while (keep != NULL) { /* back in front, in order */
+                struct cl_batch *b = keep;
+                keep = b->next;
+                b->next = NULL;
+                cl_acc_retry(ap, b, now, 0);
             }
             cl_idem_part_init(&t->parts[i].idem);
         }

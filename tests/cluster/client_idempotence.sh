@@ -6,7 +6,8 @@
 # Then: every record got exactly one delivery report, all successful, with
 # offsets rising in production order per partition; reading every
 # partition from the start finds each record exactly once, in production
-# order, with no gap and nothing extra.
+# order, with no gap and nothing extra. Then a too-large record in a
+# stream: its batch fails alone, the epoch is bumped, all else in order.
 #   client_idempotence.sh CTL BRK TESTCLI GEN_CERTS REPL_TESTCLI IDEM_CHECK
 source "$(dirname "$0")/broker_lib.sh" "$1" "$2" "$3" "$4"
 source "$(dirname "$0")/repl_lib.sh"
@@ -48,4 +49,18 @@ cat "$TMP/produce.out"
 log "ok: producer id held; every record delivered once, offsets in order"
 icheck verify $T 3 "$COUNT" || fail "read check failed"
 log "ok: every partition holds its records once, in order, no gap"
+
+# A batch refused for good (too large) leaves a hole in the sequence: the
+# producer bumps its epoch and resends the batches behind it, which the
+# leader refused as out of order, under new sequences.
+if [ "$ENABLE" = true ]; then
+    rcli create-topic big 1 3 min.insync.replicas=2 max.message.bytes=10000 \
+        >/dev/null || fail "create big"
+    wait_isr big 1 3
+    icheck produce big 1 5000 "$TMP/progress2" true 2 2500 "$TMP/failed" \
+        2>"$TMP/produce2.log" || { cat "$TMP/produce2.log"; fail "too-large check"; }
+    grep -q "epoch bumped" "$TMP/produce2.log" || fail "no epoch bump"
+    icheck verify big 1 5000 "$TMP/failed" || fail "read check after the bump"
+    log "ok: a too-large batch failed alone; the epoch was bumped; the rest in order"
+fi
 STATUS=0

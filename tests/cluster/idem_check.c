@@ -2,15 +2,20 @@
  * client_idempotence.sh, which starts the cluster and kills a leader).
  *
  *   idem_check BOOTSTRAP CERTS produce TOPIC PARTS N PROGRESS [IDEM] [SECS]
+ *              [BIG_AT FAILED_OUT]
  *       produce N numbered records (record i to partition i % PARTS) with
  *       acks=all, paced over about SECS seconds (0: as fast as possible),
  *       writing the delivered count to PROGRESS as it goes; every record
  *       must get exactly one delivery report, all successful, and per
  *       partition the reported offsets must rise in production order.
- *       Prints the throughput.
- *   idem_check BOOTSTRAP CERTS verify TOPIC PARTS N
+ *       Prints the throughput. With BIG_AT, record BIG_AT is 20,000 bytes
+ *       (over the topic's max.message.bytes): it and the records batched
+ *       with it must fail with MESSAGE_TOO_LARGE, all others succeed; the
+ *       failed numbers go to FAILED_OUT.
+ *   idem_check BOOTSTRAP CERTS verify TOPIC PARTS N [FAILED]
  *       read every partition from the start: each holds exactly its
- *       records, each once, in production order, no gap, nothing else.
+ *       records (but those listed in FAILED), each once, in production
+ *       order, no gap, nothing else.
  * Exits 0 when the behaviour holds, 1 with a one-line reason otherwise.
  * Uses only the public <strata.h>. */
 #include <inttypes.h>
@@ -97,6 +102,8 @@ static unsigned char *reported;   /* per record: reports seen */
 static int64_t *last_offset;      /* per partition */
 static long *last_num;            /* per partition */
 static char first_err[512];
+static char other_err[512];       /* a failure not MESSAGE_TOO_LARGE */
+static unsigned char *failed_nums;
 
 static void on_dr(strata_t *rk, const strata_message_t *m, void *opaque)
 {
@@ -110,6 +117,11 @@ static void on_dr(strata_t *rk, const strata_message_t *m, void *opaque)
         die("record %ld got a second delivery report", i);
     }
     if (m->err != 0) {
+        failed_nums[i] = 1;
+        if (m->err != STRATA_ERR_MESSAGE_TOO_LARGE && other_err[0] == '\0') {
+            snprintf(other_err, sizeof other_err, "record %ld: %s %s", i,
+                     strata_err2str(m->err), m->errstr ? m->errstr : "");
+        }
         if (failed++ == 0) {
             snprintf(first_err, sizeof first_err, "record %ld: %s %s", i,
                      strata_err2str(m->err), m->errstr ? m->errstr : "");
@@ -158,7 +170,11 @@ static int cmd_produce(char **argv, int argc)
     const char *progress = argv[3];
     const char *idem = argc > 4 ? argv[4] : "true";
     long secs = argc > 5 ? atol(argv[5]) : 0;
+    long big_at = argc > 7 ? atol(argv[6]) : -1;
+    const char *failed_out = argc > 7 ? argv[7] : NULL;
+    static char big[20000];
     reported = calloc((size_t)n_total, 1);
+    failed_nums = calloc((size_t)n_total, 1);
     last_offset = malloc((size_t)parts_n * sizeof *last_offset);
     last_num = malloc((size_t)parts_n * sizeof *last_num);
     for (int p = 0; p < parts_n; p++) {
@@ -169,7 +185,7 @@ static int cmd_produce(char **argv, int argc)
     set(c, "acks", "all");
     set(c, "enable.idempotence", idem);
     set(c, "linger.ms", "5");
-    set(c, "batch.size", "16384");
+    set(c, "batch.size", big_at >= 0 ? "65536" : "16384");
     set(c, "delivery.timeout.ms", "60000");
     set(c, "request.timeout.ms", "5000");
     strata_conf_set_dr_msg_cb(c, on_dr);
@@ -178,10 +194,17 @@ static int cmd_produce(char **argv, int argc)
     int64_t t0 = now_ms(), last_write = 0;
     for (long i = 0; i < n_total; i++) {
         char v[32];
-        int len = snprintf(v, sizeof v, "%ld", i);
+        const char *val = v;
+        size_t len = (size_t)snprintf(v, sizeof v, "%ld", i);
+        if (i == big_at) {
+            memset(big, ' ', sizeof big);
+            memcpy(big, v, len);
+            val = big;
+            len = sizeof big;
+        }
         strata_resp_err_t e;
         while ((e = strata_produce(pr, topic, (int32_t)(i % parts_n), NULL,
-                                   0, v, (size_t)len, NULL, 0,
+                                   0, val, len, NULL, 0,
                                    STRATA_MSG_F_COPY,
                                    (void *)(intptr_t)i)) ==
                STRATA_ERR__QUEUE_FULL) {
@@ -223,6 +246,30 @@ static int cmd_produce(char **argv, int argc)
     if (missing != 0) {
         die("%ld records got no delivery report", missing);
     }
+    if (big_at >= 0) {
+        FILE *f = fopen(failed_out, "w");
+        for (long i = 0; f != NULL && i < n_total; i++) {
+            if (failed_nums[i]) {
+                fprintf(f, "%ld\n", i);
+            }
+        }
+        if (f == NULL || fclose(f) != 0) {
+            die("cannot write %s", failed_out);
+        }
+        if (!failed_nums[big_at]) {
+            die("record %ld (too large) did not fail", big_at);
+        }
+        if (failed > n_total / 10) {
+            die("%ld of %ld records failed: more than the batch of record "
+                "%ld", failed, n_total, big_at);
+        }
+        if (other_err[0] != '\0') {
+            die("a failure other than MESSAGE_TOO_LARGE: %s", other_err);
+        }
+        printf("%ld records failed with MESSAGE_TOO_LARGE (the batch of "
+               "record %ld), every other one delivered\n", failed, big_at);
+        return 0;
+    }
     if (failed != 0) {
         die("%ld records failed; first: %s", failed, first_err);
     }
@@ -231,11 +278,27 @@ static int cmd_produce(char **argv, int argc)
 
 /* ---- verify ---- */
 
-static int cmd_verify(char **argv)
+static int cmd_verify(char **argv, int argc)
 {
     const char *topic = argv[0];
     int parts = atoi(argv[1]);
     long n = atol(argv[2]);
+    unsigned char *skip = calloc((size_t)n, 1);
+    long n_skip = 0;
+    if (argc > 3) {
+        FILE *f = fopen(argv[3], "r");
+        long k;
+        while (f != NULL && fscanf(f, "%ld", &k) == 1) {
+            if (k >= 0 && k < n && !skip[k]) {
+                skip[k] = 1;
+                n_skip++;
+            }
+        }
+        if (f == NULL) {
+            die("cannot read %s", argv[3]);
+        }
+        fclose(f);
+    }
     strata_conf_t *c = base_conf();
     set(c, "enable.partition.eof", "true");
     strata_t *co = make(STRATA_CONSUMER, c);
@@ -250,10 +313,14 @@ static int cmd_verify(char **argv)
     int64_t *prev_off = malloc((size_t)parts * sizeof *prev_off);
     for (int p = 0; p < parts; p++) {
         next[p] = p;
+        while (next[p] < n && skip[next[p]]) {
+            next[p] += parts;
+        }
         prev_off[p] = -1;
     }
     long got = 0;
     int64_t deadline = now_ms() + 30000;
+    n -= n_skip;
     while (got < n) {
         if (now_ms() > deadline) {
             die("read %ld of %ld records in 30 s", got, n);
@@ -283,6 +350,9 @@ static int cmd_verify(char **argv)
         }
         prev_off[p] = m->offset;
         next[p] += parts;
+        while (next[p] < n + n_skip && skip[next[p]]) {
+            next[p] += parts;
+        }
         got++;
         strata_message_destroy(m);
     }
@@ -304,6 +374,7 @@ static int cmd_verify(char **argv)
     strata_destroy(co);
     free(next);
     free(prev_off);
+    free(skip);
     return 0;
 }
 
@@ -318,7 +389,7 @@ int main(int argc, char **argv)
         return cmd_produce(argv + 4, argc - 4);
     }
     if (strcmp(argv[3], "verify") == 0 && argc >= 7) {
-        return cmd_verify(argv + 4);
+        return cmd_verify(argv + 4, argc - 4);
     }
     die("unknown or incomplete command %s", argv[3]);
 }

@@ -92,6 +92,24 @@ START_TEST(test_out_of_order_is_retried_only_behind_an_unacknowledged_batch)
 }
 END_TEST
 
+START_TEST(test_only_refusals_before_the_append_count_as_not_written)
+{
+    /* Answers given before the append: the batch is certainly not in the
+     * log and may be resent under a new epoch; */
+    ck_assert(cl_idem_err_not_written(STRATA_ERR_OUT_OF_ORDER_SEQUENCE));
+    ck_assert(cl_idem_err_not_written(STRATA_ERR_NOT_ENOUGH_REPLICAS));
+    ck_assert(cl_idem_err_not_written(STRATA_ERR_MESSAGE_TOO_LARGE));
+    /* lost answers, timeouts and NOT_LEADER (also sent after an append
+     * whose fate is unknown) are not. */
+    ck_assert(!cl_idem_err_not_written(STRATA_ERR__TRANSPORT));
+    ck_assert(!cl_idem_err_not_written(STRATA_ERR__MSG_TIMED_OUT));
+    ck_assert(!cl_idem_err_not_written(STRATA_ERR_REQUEST_TIMED_OUT));
+    ck_assert(!cl_idem_err_not_written(STRATA_ERR_NOT_LEADER));
+    ck_assert(!cl_idem_err_not_written(
+        STRATA_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+}
+END_TEST
+
 START_TEST(test_resends_wait_for_every_batch_in_flight)
 {
     struct cl_budget budget = {.limit = 1 << 20};
@@ -159,6 +177,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_one_batch_flies_until_the_first_is_acknowledged);
     tcase_add_test(
         tc, test_out_of_order_is_retried_only_behind_an_unacknowledged_batch);
+    tcase_add_test(tc,
+                   test_only_refusals_before_the_append_count_as_not_written);
     tcase_add_test(tc, test_resends_wait_for_every_batch_in_flight);
     suite_add_tcase(s, tc);
     return s;
