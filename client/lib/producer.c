@@ -733,11 +733,6 @@ void cl_producer_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
     size_t n_pend = 0;
     char why[768];
     bool idem = rk->cc.idempotence;
-    bool may_send = !idem || cl_idem_ready(&rk->idem);
-
-    if (idem) {
-        pid_tick(rk, now, wake_ms);
-    }
 
     for (struct cl_ptopic *t = rk->ptopics; t != NULL; t = t->next) {
         tick_unassigned(rk, t, now);
@@ -759,14 +754,18 @@ void cl_producer_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
                 cl_md_want(rk);
                 continue;
             }
+            /* Without an id, or once a hole is found, nothing leaves (the
+             * id's answer wakes us). */
+            bool may_send = !idem || cl_idem_ready(&rk->idem);
             if (!b->up || !may_send) {
-                continue; /* its coming up / the producer id wakes us */
+                continue; /* its coming up wakes the loop */
             }
             unsigned limit = idem ? cl_idem_in_flight_limit(
                                         &t->parts[i].idem,
                                         rk->acc.opts.max_in_flight)
                                   : rk->acc.opts.max_in_flight;
             while (ap->in_flight < limit &&
+                   (!idem || cl_idem_ready(&rk->idem)) &&
                    cl_acc_ready(&rk->acc, ap, now, rk->flushing, wake_ms)) {
                 struct cl_batch *batch = cl_acc_drain(&rk->acc, ap);
                 if (batch == NULL) {
@@ -797,6 +796,10 @@ void cl_producer_tick(strata_t *rk, uint64_t now, uint64_t *wake_ms)
     }
     for (size_t k = 0; k < n_pend; k++) {
         send_preq(rk, pend[k].b, pend[k].pr);
+    }
+    if (idem) {
+        /* Last: a hole found above with nothing in flight bumps now. */
+        pid_tick(rk, now, wake_ms);
     }
 }
 
