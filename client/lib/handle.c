@@ -170,10 +170,9 @@ static int make_tls(strata_t *rk, char *errstr, size_t cap)
 
 static int producer_init(strata_t *rk)
 {
-    /* Without a producer id from the broker (client.proto has no
-     * InitProducerId yet) sequences cannot be used, so idempotence keeps
-     * one batch in flight per partition: retries never reorder, though a
-     * retry after a lost answer may duplicate. */
+    /* An idempotent producer starts with one batch in flight per
+     * partition; producer.c raises it to 5 once it holds a producer id
+     * and the partition's first batch of the epoch is acknowledged. */
     rk->max_in_flight = rk->cc.idempotence ? 1 : 5;
     struct cl_acc_opts o = {
         .batch_bytes = (size_t)rk->cc.batch_bytes,
@@ -293,12 +292,6 @@ strata_t *strata_new(strata_type_t type, strata_conf_t *conf, char *errstr,
         goto err_after_alloc;
     }
     rk->thread_started = true;
-    if (type == STRATA_PRODUCER && rk->cc.idempotence) {
-        ST_INFO("client", "client=%s idempotence=on producer_id=none "
-                "in_flight_per_partition=1 reason=\"brokers have no "
-                "InitProducerId yet: order kept, retries may duplicate\"",
-                rk->name);
-    }
     return rk;
 err_after_alloc:
     rk->conf = NULL;
