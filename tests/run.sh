@@ -52,8 +52,12 @@ meson test -C "$BUILD" --num-processes 2 --print-errorlogs \
 FUZZ_PASS=0
 FUZZ_FAIL=0
 if [ ${#SUITES[@]} -eq 0 ] && [ -f "$ROOT/tests/fuzz/run-fuzz.sh" ]; then
-    if [ "$LONG" = 1 ]; then secs=300; else secs=5; fi
-    if "$ROOT/tests/fuzz/run-fuzz.sh" "$secs"; then
+    if [ "$LONG" = 1 ]; then
+        secs=300; runs=
+    else
+        secs=5; runs=20000
+    fi
+    if STRATA_FUZZ_RUNS=$runs "$ROOT/tests/fuzz/run-fuzz.sh" "$secs"; then
         FUZZ_PASS=1
     else
         FUZZ_FAIL=1

@@ -2,6 +2,8 @@
 # Run every libFuzzer target for a bounded time.
 #
 #   tests/fuzz/run-fuzz.sh [SECONDS]     (default 5 per target)
+#   STRATA_FUZZ_RUNS=N tests/fuzz/run-fuzz.sh 5
+#                                        (seed 1, N inputs, at most 60 s)
 #
 # Sets up (once) a clang build in build-fuzz with the sanitizers, builds only
 # the targets tests/fuzz/fuzz_*.c, and runs each for SECONDS on its corpus
@@ -56,7 +58,17 @@ for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
         STRATA_FUZZ_SEED_DIR="$corpus" "$bin" -runs=0 >>"$log" 2>&1
     fi
     start=$(date +%s)
-    "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+    if [ -n "${STRATA_FUZZ_RUNS:-}" ]; then
+        # Smoke mode (the normal ./tests/run.sh): a fixed seed and a fixed
+        # number of inputs, so a run is repeatable and does not pass or
+        # fail by luck; SECONDS only caps the time. Open-ended bug hunting
+        # is what --long's time-bounded runs are for.
+        bound=(-seed=1 -runs="$STRATA_FUZZ_RUNS"
+               -max_total_time=$(( SECS * 12 )))
+    else
+        bound=(-max_total_time="$SECS")
+    fi
+    "$bin" "${bound[@]}" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$crashes/" \
         "$corpus" >>"$log" 2>&1
     rv=$?
