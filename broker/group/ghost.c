@@ -40,7 +40,17 @@ static int ghost_push(struct st_group *g, struct member *m)
         g->ghosts = v;
         g->cap_ghosts = cap;
     }
-    g->ghosts[g->n_ghosts++] = m;
+    /* Kept sorted by id, as members are: a replay rebuilds the ghosts in
+     * id order, so any other order would make the state (and its dump)
+     * depend on the history rather than the log. */
+    unsigned at = g->n_ghosts;
+    while (at > 0 && strcmp(g->ghosts[at - 1]->id, m->id) > 0) {
+        at--;
+    }
+    memmove(&g->ghosts[at + 1], &g->ghosts[at],
+            (g->n_ghosts - at) * sizeof *g->ghosts);
+    g->ghosts[at] = m;
+    g->n_ghosts++;
     return 0;
 }
 
@@ -97,7 +107,9 @@ int ghost_release(struct st_group *g, struct member *m, const char *why)
     }
     for (unsigned i = 0; i < g->n_ghosts; i++) {
         if (g->ghosts[i] == m) {
-            g->ghosts[i] = g->ghosts[--g->n_ghosts];
+            memmove(&g->ghosts[i], &g->ghosts[i + 1],
+                    (g->n_ghosts - i - 1) * sizeof *g->ghosts);
+            g->n_ghosts--;
             break;
         }
     }

@@ -304,6 +304,19 @@ static int take_over(struct st_group *g, struct member *s, const char *id)
     return rv;
 }
 
+/* A member id joining again with epoch 0 starts a new tenure: its client
+ * knows no epoch of the old one. Without this, the epoch it had before the
+ * rejoin would become its previous epoch, and a heartbeat of the old tenure
+ * still in flight (sent before the client fenced itself) would pass as "the
+ * response carrying the new epoch was lost", and its stale owned list,
+ * which predates everything the new tenure was given, would free
+ * partitions the client holds. Epoch 0 makes the previous epoch 0, as for
+ * a new member, which no heartbeat can carry. */
+static void new_tenure(struct member *m)
+{
+    m->epoch = 0;
+}
+
 /* Find or create the member for a join (epoch 0). Sets out->hb.error and
  * leaves *out NULL when refused. */
 static int join(struct st_group *g, const struct st_group_heartbeat *hb,
@@ -327,6 +340,7 @@ static int join(struct st_group *g, const struct st_group_heartbeat *hb,
             *out = s; /* the same member joining again */
             s->static_left = false;
             g->bump = true; /* a new tenure: see rejoin below */
+            new_tenure(s);
             return 0;
         }
         if (byid != NULL) {
@@ -353,6 +367,7 @@ static int join(struct st_group *g, const struct st_group_heartbeat *hb,
          * the new tenure's progress. The sticky assignor moves nothing. */
         *out = byid;
         g->bump = true;
+        new_tenure(byid);
         return 0;
     }
     if (g->cfg.max_members != 0 && g->n_members >= g->cfg.max_members) {

@@ -3,6 +3,7 @@
  * real core and "persists" its records in an in-memory log before it
  * answers, consumers that obey the KIP-848 client rules, and a network
  * that drops and delays. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,9 +144,17 @@ static uint64_t rnd(struct world *w)
     return z ^ (z >> 31);
 }
 
+/* Uniform in [lo, hi]; lo <= hi (a reversed range used to wrap its size,
+ * giving absurd values, or 0 and a division by zero when lo == hi + 1).
+ * The whole 64-bit range has no size that fits in 64 bits. */
 static uint64_t rnd_in(struct world *w, uint64_t lo, uint64_t hi)
 {
-    return lo + rnd(w) % (hi - lo + 1);
+    assert(lo <= hi);
+    uint64_t span = hi - lo;
+    if (span == UINT64_MAX) {
+        return rnd(w);
+    }
+    return lo + rnd(w) % (span + 1);
 }
 
 static void trace(struct world *w, const char *fmt, ...)
@@ -802,8 +811,8 @@ static void client_hb_reply(struct world *w, int ci, struct msg *m)
         if (w->faults_on && rnd(w) % 8 == 0) {
             /* The hard case: its confirmation never arrives, while it keeps
              * consuming what it kept. */
-            c->mute_until = w->now + rnd_in(w, c->rto_ms / 2,
-                                             2 * w->session_ms);
+            uint64_t lo = c->rto_ms / 2, hi = 2 * (uint64_t)w->session_ms;
+            c->mute_until = w->now + rnd_in(w, lo, hi > lo ? hi : lo);
             trace(w, "client %d muted until %" PRIu64, ci, c->mute_until);
         }
     }

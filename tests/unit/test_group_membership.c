@@ -371,6 +371,36 @@ START_TEST(test_lost_response_with_previous_epoch_is_accepted)
 }
 END_TEST
 
+START_TEST(test_heartbeat_from_before_a_rejoin_is_fenced_and_frees_nothing)
+{
+    /* Given a consumer that joined alone (owns all six) and sent a
+     * heartbeat at that epoch which the network holds back, */
+    beat_all(1, 2, 2000);
+    ck_assert_uint_eq(f.c[0].n_owned, 6);
+    struct tg_client held = f.c[0];
+    held.n_owned = 0; /* sent before its assignment reached it */
+    /* when it fences itself, rejoins with epoch 0 under the same id and
+     * gets its six back, and a second consumer joins, */
+    f.c[0].epoch = 0;
+    f.c[0].n_owned = 0;
+    tg_beat(f.g, &f.log, &f.c[0], 3000);
+    ck_assert_uint_eq(f.c[0].n_owned, 6);
+    tg_beat(f.g, &f.log, &f.c[1], 3001);
+    /* the held-back heartbeat of its previous tenure is fenced rather
+     * than taken as "the new epoch was lost", */
+    tg_beat(f.g, &f.log, &held, 3002);
+    ck_assert_int_eq(held.error, ST_GROUP_FENCED_MEMBER_EPOCH);
+    /* so its empty owned list frees nothing: the second consumer gets
+     * only what the first has revoked. */
+    tg_beat(f.g, &f.log, &f.c[1], 3003);
+    assert_exclusive(2);
+    beat_all(2, 3, 3004);
+    assert_exclusive(2);
+    ck_assert_uint_eq(f.c[0].n_owned + f.c[1].n_owned, 6);
+    ck_assert_uint_eq(f.c[1].n_owned, 3);
+}
+END_TEST
+
 START_TEST(test_unknown_member_and_bad_requests_are_answered)
 {
     struct tg_client c;
@@ -451,6 +481,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_static_member_gone_past_session_timeout_is_removed);
     tcase_add_test(tc, test_heartbeat_with_future_or_stale_epoch_is_fenced);
     tcase_add_test(tc, test_lost_response_with_previous_epoch_is_accepted);
+    tcase_add_test(tc,
+        test_heartbeat_from_before_a_rejoin_is_fenced_and_frees_nothing);
     tcase_add_test(tc, test_unknown_member_and_bad_requests_are_answered);
     tcase_add_test(tc, test_regex_subscription_follows_new_topics);
     tcase_add_test(tc,
