@@ -496,9 +496,16 @@ int st_log_offset_for_time(struct st_log *log, int64_t ts_ms, int64_t *offset)
             if (h.max_timestamp >= ts_ms &&
                 st_batch_last_offset(&h) >= log->start_offset) {
                 st_seg_reader_close(&r);
-                *offset = h.base_offset < log->start_offset
-                              ? log->start_offset
-                              : h.base_offset;
+                int64_t found = h.base_offset < log->start_offset
+                                    ? log->start_offset
+                                    : h.base_offset;
+                if (found >= st_log_end_offset(log)) {
+                    /* Only bytes past the log end (a start offset moved
+                     * beyond them, or an unverified header) matched: no
+                     * record of the log answers @ts_ms (fuzz_log_open). */
+                    return ST_ENOENT;
+                }
+                *offset = found;
                 return 0;
             }
             pos += st_batch_total_bytes(&h);

@@ -225,6 +225,16 @@ int st_seg_reader_batch(struct st_seg_reader *r, uint64_t pos, bool verify,
         pos + st_batch_total_bytes(h) > r->file_size) {
         return ST_ECORRUPT;
     }
+    /* An unverified header still owes the offset range st_batch_validate
+     * demands: a negative last offset delta would move a scanned
+     * segment's end below its base, and an append would then land at
+     * offsets another segment serves (fuzz_log_open). */
+    if (h->record_count < 0 || h->last_offset_delta < h->record_count - 1 ||
+        h->base_offset < 0 ||
+        (h->last_offset_delta > 0 &&
+         h->base_offset > INT64_MAX - h->last_offset_delta)) {
+        return ST_ECORRUPT;
+    }
     if (!verify) {
         return 0;
     }

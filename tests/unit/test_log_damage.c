@@ -1,6 +1,7 @@
 /* Regression tests for damage the fuzz target tests/fuzz/fuzz_log_open.c
  * found in a partition log's segments: bytes outside the batch CRC (the
- * base offset) changed in a segment that open trusts and does not scan. */
+ * base offset) changed in a segment that open trusts and does not scan,
+ * or header bytes under the CRC that open reads without checking it. */
 #include "test_log_util.h"
 
 #define DIR "/p"
@@ -171,6 +172,70 @@ START_TEST(test_append_after_damage_in_the_active_segment_reads_back)
 }
 END_TEST
 
+/* The path of the newest (active) segment file. */
+static void newest_segment(char *path, size_t cap)
+{
+    char **names = NULL;
+    size_t n = 0;
+    const char *best = NULL;
+    ck_assert_int_eq(st_vfs_list(f.vfs, DIR, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (len > 4 && strcmp(names[i] + len - 4, ".log") == 0 &&
+            (best == NULL || strcmp(names[i], best) > 0)) {
+            best = names[i];
+        }
+    }
+    ck_assert_ptr_nonnull(best);
+    snprintf(path, cap, DIR "/%s", best);
+    st_vfs_names_free(names, n);
+}
+
+START_TEST(test_append_after_a_negative_last_offset_delta_reads_back)
+{
+    /* Given a clean log with dense indexes whose active segment's last
+     * batch now claims a negative last offset delta (covered by the CRC,
+     * which open does not check from the last index entry on) --
+     * fuzz_log_open: "the appended batch does not read back", */
+    f.conf.index_interval_bytes = 100;
+    write_clean_log();
+    char seg[256];
+    newest_segment(seg, sizeof seg);
+    ck_assert_str_ne(seg, SEG0);
+    struct st_file *fl;
+    uint8_t hdr[ST_BATCH_HEADER_BYTES];
+    uint64_t pos = 0, size = 0, last = 0;
+    size_t n;
+    ck_assert_int_eq(st_vfs_open(f.vfs, seg, 0, &fl), 0);
+    ck_assert_int_eq(st_vfs_size(fl, &size), 0);
+    while (pos < size) {
+        struct st_batch_header h;
+        ck_assert_int_eq(st_vfs_pread(fl, hdr, sizeof hdr, pos, &n), 0);
+        ck_assert_int_eq(st_batch_header_decode(hdr, n, &h), 0);
+        last = pos;
+        pos += st_batch_total_bytes(&h);
+    }
+    st_put_be32(hdr, 0xfb000001u); /* -83886079, as the fuzzer wrote */
+    ck_assert_int_eq(st_vfs_pwrite(fl, hdr, 4, last + 23), 0);
+    ck_assert_int_eq(st_vfs_fsync(fl), 0);
+    st_vfs_close(fl);
+    /* when it is reopened, */
+    ck_assert_int_eq(st_log_open(f.vfs, DIR, &f.conf, 2000, &f.log), 0);
+    /* the damaged batch is cut, not taken to end the log below its start, */
+    ck_assert_int_eq(st_log_start_offset(f.log), 0);
+    ck_assert_int_eq(st_log_end_offset(f.log), 11);
+    ck_assert_int_eq(read_everything(), 0);
+    /* and a batch appended then lands at the end and reads back. */
+    int64_t at = tl_append(f.log, 1, 10, 3000);
+    ck_assert_int_eq(at, 11);
+    struct st_log_read_result r;
+    ck_assert_int_eq(st_log_read(f.log, at, at + 1, 1 << 20, &r), 0);
+    ck_assert_int_eq(r.first_offset, at);
+    ck_assert_uint_gt(r.len, 0);
+    st_log_read_release(&r);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("log_damage");
@@ -182,6 +247,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_open_cuts_a_batch_reaching_into_the_next_segment);
     tcase_add_test(tc,
                    test_append_after_damage_in_the_active_segment_reads_back);
+    tcase_add_test(tc,
+                   test_append_after_a_negative_last_offset_delta_reads_back);
     suite_add_tcase(s, tc);
     return s;
 }
