@@ -376,12 +376,30 @@ static void serve_revoke(strata_t *rk)
 }
 
 /* New partitions with their committed offsets: assign callback, start
- * fetching. Requires: @lock; releases it meanwhile. */
+ * fetching. Only what is still in the target and not owned yet is handed
+ * to the application: while a previous assign callback ran (lock
+ * released), the loop saw those partitions neither owned nor in to_assign
+ * and fetched their offsets again, so to_assign can hold a partition the
+ * application was already given; passing it again made the application
+ * list it twice (a static member restarting showed "t6-1,t6-1"). A
+ * partition dropped here on ENOMEM is fetched again by the loop. Requires:
+ * @lock; releases it meanwhile. */
 static void serve_assign(strata_t *rk)
 {
     struct cl_group *g = rk->grp;
-    struct cl_tpset add = g->to_assign;
-    memset(&g->to_assign, 0, sizeof g->to_assign);
+    struct cl_tpset add = {0};
+    for (size_t i = 0; i < g->to_assign.n; i++) {
+        const struct cl_gtp *x = &g->to_assign.v[i];
+        if (cl_tpset_has(&g->target, x->topic, x->partition) &&
+            !cl_tpset_has(&g->owned, x->topic, x->partition)) {
+            (void)cl_tpset_add(&add, x->topic, x->partition, x->offset);
+        }
+    }
+    cl_tpset_clear(&g->to_assign);
+    if (add.n == 0) {
+        st_free(add.v);
+        return;
+    }
     strata_topic_partition_list_t *l = tplist_of(&add);
     pthread_mutex_unlock(&rk->lock);
     call_rebalance(rk, STRATA_ERR__ASSIGN_PARTITIONS, l);

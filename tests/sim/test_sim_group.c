@@ -7,6 +7,8 @@
  *
  *   STRATA_SIM_SEED=<n>   replay seed n alone (STRATA_SIM_TRACE=1 traces)
  *   STRATA_LONG=1         100,000 seeds instead of 1,000
+ *   STRATA_SIM_SEEDS=<n>  seeds 0..n-1 instead (with STRATA_LONG: 100 per
+ *                         loop iteration, n rounded up to a multiple)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,10 +26,18 @@ static const char *self_path(void)
     return path;
 }
 
+static int per_iteration(void);
+
 static int n_seeds(void)
 {
     if (st_test_seed_override() >= 0) {
         return 1;
+    }
+    const char *n = getenv("STRATA_SIM_SEEDS");
+    if (n != NULL && atoi(n) > 0) {
+        /* rounded up to whole loop iterations */
+        return (atoi(n) + per_iteration() - 1) / per_iteration() *
+               per_iteration();
     }
     const char *l = getenv("STRATA_LONG");
     return l != NULL && l[0] == '1' ? 100000 : 1000;
