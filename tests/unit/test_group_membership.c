@@ -401,6 +401,55 @@ START_TEST(test_heartbeat_from_before_a_rejoin_is_fenced_and_frees_nothing)
 }
 END_TEST
 
+START_TEST(test_ghosts_rebuilt_from_the_log_match_after_one_is_released)
+{
+    /* Given a group whose session outlasts the rebalance timeout (60 s),
+     * three consumers settled on six partitions and three more joining, */
+    st_group_free(f.g);
+    f.cfg.session_timeout_ms = 120000;
+    ck_assert_int_eq(st_group_new(&f.cfg, &f.g), 0);
+    tg_metadata(f.g, &f.log, 1000, "orders", 6);
+    beat_all(3, 3, 1000);
+    for (int i = 3; i < 6; i++) {
+        tg_beat(f.g, &f.log, &f.c[i], 2000);
+    }
+    /* when each of the first three is told to revoke one and never
+     * confirms, they become ghosts at their rebalance timeout, */
+    beat_all(3, 1, 2001);
+    for (int i = 3; i < 6; i++) {
+        tg_beat(f.g, &f.log, &f.c[i], 60000);
+    }
+    tg_tick(f.g, &f.log, 2001 + 60000);
+    ck_assert_uint_eq(st_group_member_count(f.g), 3);
+    /* and the one with the lowest member id rejoins (releasing its
+     * ghost), */
+    int low = 0;
+    for (int i = 1; i < 3; i++) {
+        if (strcmp(f.c[i].id, f.c[low].id) < 0) {
+            low = i;
+        }
+    }
+    f.c[low].epoch = 0;
+    f.c[low].n_owned = 0;
+    tg_beat(f.g, &f.log, &f.c[low], 62002);
+    ck_assert_int_eq(f.c[low].error, ST_GROUP_OK);
+    /* a coordinator rebuilding from the log holds the same state. */
+    struct st_group *r = tg_replay(&f.cfg, &f.log, false, 62003);
+    struct st_buf da, db;
+    st_buf_init(&da);
+    st_buf_init(&db);
+    ck_assert_int_eq(st_group_dump(f.g, &da), 0);
+    ck_assert_int_eq(st_group_dump(r, &db), 0);
+    ck_assert_int_eq(st_buf_append(&da, "", 1), 0);
+    ck_assert_int_eq(st_buf_append(&db, "", 1), 0);
+    ck_assert_ptr_nonnull(strstr((char *)da.base, "ghost "));
+    ck_assert_str_eq((char *)da.base, (char *)db.base);
+    st_buf_close(&da);
+    st_buf_close(&db);
+    st_group_free(r);
+}
+END_TEST
+
 START_TEST(test_unknown_member_and_bad_requests_are_answered)
 {
     struct tg_client c;
@@ -483,6 +532,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_lost_response_with_previous_epoch_is_accepted);
     tcase_add_test(tc,
         test_heartbeat_from_before_a_rejoin_is_fenced_and_frees_nothing);
+    tcase_add_test(tc,
+        test_ghosts_rebuilt_from_the_log_match_after_one_is_released);
     tcase_add_test(tc, test_unknown_member_and_bad_requests_are_answered);
     tcase_add_test(tc, test_regex_subscription_follows_new_topics);
     tcase_add_test(tc,
