@@ -146,28 +146,8 @@ static int check_rules(const struct st_conf *c, char *err, size_t cap)
 int st_broker_config_load(const char *path, char *const *sets, size_t n_sets,
                           struct st_conf **out, char *err, size_t cap)
 {
-    struct st_conf *c;
-    int rv = st_conf_new(st_broker_config_schema, &c);
-    if (rv != 0) {
-        snprintf(err, cap, "out of memory");
-        return rv;
-    }
-    rv = st_conf_load_file(c, path, err, cap);
-    for (size_t i = 0; rv == 0 && i < n_sets; i++) {
-        rv = st_conf_set_arg(c, sets[i], "--set", err, cap);
-    }
-    if (rv == 0) {
-        rv = st_conf_check_required(c, err, cap);
-    }
-    if (rv == 0) {
-        rv = check_rules(c, err, cap);
-    }
-    if (rv != 0) {
-        st_conf_free(c);
-        return rv;
-    }
-    *out = c;
-    return 0;
+    return st_conf_load_all(st_broker_config_schema, path, sets, n_sets, check_rules, out,
+                            err, cap);
 }
 
 int st_broker_log_dirs(const struct st_conf *c,

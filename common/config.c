@@ -713,6 +713,34 @@ int st_conf_check_required(struct st_conf *c, char *err, size_t cap)
     return 0;
 }
 
+int st_conf_load_all(const struct st_conf_key *schema, const char *path,
+                     char *const *sets, size_t n_sets, st_conf_rules_fn rules,
+                     struct st_conf **out, char *err, size_t cap)
+{
+    struct st_conf *c;
+    int rv = st_conf_new(schema, &c);
+    if (rv != 0) {
+        snprintf(err, cap, "out of memory");
+        return rv;
+    }
+    rv = st_conf_load_file(c, path, err, cap);
+    for (size_t i = 0; rv == 0 && i < n_sets; i++) {
+        rv = st_conf_set_arg(c, sets[i], "--set", err, cap);
+    }
+    if (rv == 0) {
+        rv = st_conf_check_required(c, err, cap);
+    }
+    if (rv == 0 && rules != NULL) {
+        rv = rules(c, err, cap);
+    }
+    if (rv != 0) {
+        st_conf_free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
 /* Our bug, not the user's: stop even when built with NDEBUG. */
 static void schema_bug(const char *key, const char *what)
 {

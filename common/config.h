@@ -124,6 +124,19 @@ int st_conf_set_arg(struct st_conf *c, const char *arg, const char *origin,
 /* ST_ECONFIG naming the first REQUIRED key that was never set. */
 int st_conf_check_required(struct st_conf *c, char *err, size_t cap);
 
+/* Cross-key rules a process checks after loading (may be NULL). */
+typedef int (*st_conf_rules_fn)(const struct st_conf *c, char *err,
+                                size_t cap);
+
+/* A daemon's whole start-up load: defaults of @schema, then the file @path,
+ * then each "key=value" of @sets (origin "--set"; later ones win), then the
+ * REQUIRED keys, then @rules. Errors: as the steps above, with @err saying
+ * which key and where; *out is untouched. Ownership: *out is the caller's
+ * (st_conf_free). */
+int st_conf_load_all(const struct st_conf_key *schema, const char *path,
+                     char *const *sets, size_t n_sets, st_conf_rules_fn rules,
+                     struct st_conf **out, char *err, size_t cap);
+
 /* Typed getters. The key must be in the schema with a matching type
  * (INT; SIZE; MS; BOOL; STR or ENUM; ENDPOINTS or VOTERS). A REQUIRED key
  * never set reads as 0, false, "" or no endpoints. Returned pointers are
